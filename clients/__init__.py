@@ -1,0 +1,1 @@
+"""Flower ClientApp: one vehicle of the fleet."""

@@ -1,0 +1,1 @@
+"""Flower ServerApp: the roadside unit, its uplink and the layer-wise strategy."""
