@@ -1,0 +1,306 @@
+"""One typed, validated configuration for a run: TOML in, `--set key=value` overrides, clear errors out.
+
+Each room owns the dataclass of its own section (``[data]``, ``[model]``, ``[channel]``,
+``[federation]``); this module only composes them, converts values, rejects unknown keys and
+validates once, so the rest of the code can trust what it is given.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dqfl.channel import ChannelConfig
+from dqfl.data import DataConfig
+from dqfl.errors import DqflError
+from dqfl.quantum import ModelConfig
+
+METHODS = ("dqfl", "qfl", "classical", "centralized")
+STRATEGIES = ("fedavg", "fedprox", "fedbn")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass
+class FederationConfig:
+    """How the fleet learns: the method, the aggregation rule and the local training budget."""
+
+    method: str = "dqfl"
+    strategy: str = "fedavg"
+    rounds: int = 10
+    fraction: float = 1.0
+    local_epochs: int = 1
+    batch_size: int = 32
+    lr: float = 0.05
+    optimizer: str = "adam"
+    prox_mu: float = 0.01
+    distill: float = 0.0
+    plan_depth: bool = False
+    client_timeout_s: float = 600.0
+    max_update_norm: float = 1e4
+    num_cpus_per_client: float = 1.0
+
+    def validate(self) -> None:
+        _choice("federation.method", self.method, METHODS)
+        _choice("federation.strategy", self.strategy, STRATEGIES)
+        _choice("federation.optimizer", self.optimizer, OPTIMIZERS)
+        _positive("federation.rounds", self.rounds)
+        _positive("federation.local_epochs", self.local_epochs)
+        _positive("federation.batch_size", self.batch_size)
+        _positive("federation.lr", self.lr)
+        _positive("federation.client_timeout_s", self.client_timeout_s)
+        _positive("federation.max_update_norm", self.max_update_norm)
+        _positive("federation.num_cpus_per_client", self.num_cpus_per_client)
+        if not 0.0 < self.fraction <= 1.0:
+            raise DqflError(f"federation.fraction must be in (0, 1]; got {self.fraction}")
+        if self.prox_mu < 0:
+            raise DqflError(f"federation.prox_mu must be >= 0; got {self.prox_mu}")
+        if self.distill < 0:
+            raise DqflError(f"federation.distill must be >= 0; got {self.distill}")
+
+
+@dataclass
+class RunConfig:
+    """Everything one federation run needs; ``seed`` drives data, training and channel alike."""
+
+    seed: int = 0
+    output_dir: str = "results"
+    name: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    channel: ChannelConfig = field(default_factory=ChannelConfig)
+    federation: FederationConfig = field(default_factory=FederationConfig)
+
+    def validate(self) -> RunConfig:
+        if self.seed < 0:
+            raise DqflError(f"seed must be >= 0; got {self.seed}")
+        self.data.seed = self.seed  # one seed drives the whole run
+        for section in SECTIONS:
+            getattr(self, section).validate()
+        return self
+
+    def data_config(self) -> DataConfig:
+        """The data section with the run's seed applied (one seed drives the whole run)."""
+        return dataclasses.replace(self.data, seed=self.seed)
+
+    def run_name(self) -> str:
+        """A readable folder name: explicit `name`, else method, channel quality and seed."""
+        if self.name:
+            return self.name
+        f = self.federation
+        return f"{f.method}-{f.strategy}-snr{self.channel.snr_db:g}-seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        values = dataclasses.asdict(self)
+        values["data"].pop("seed", None)  # derived from the top-level seed
+        return values
+
+    def to_flat(self) -> dict[str, Any]:
+        """Dotted keys (``federation.rounds``), the shape of Flower's run config."""
+        flat: dict[str, Any] = {}
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                flat.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                flat[key] = value
+        return {k: _flat_value(v) for k, v in flat.items() if v is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def fingerprint(self) -> str:
+        """Short hash of the whole config: a sweep uses it to recognise finished points."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    def to_toml(self) -> str:
+        lines = []
+        for key, value in self.to_dict().items():
+            if not isinstance(value, dict):
+                lines.append(f"{key} = {_toml_value(value)}")
+        for key, value in self.to_dict().items():
+            if isinstance(value, dict):
+                lines.append(f"\n[{key}]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
+        return "\n".join(lines) + "\n"
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "channel": ChannelConfig,
+    "federation": FederationConfig,
+}
+_TOP_LEVEL = {f.name: f for f in dataclasses.fields(RunConfig) if f.name not in SECTIONS}
+
+
+def from_dict(values: dict[str, Any]) -> RunConfig:
+    """Build a config from nested (TOML-shaped) values; unknown keys are rejected by name."""
+    cfg = RunConfig()
+    for key, value in values.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise DqflError(f"[{key}] must be a table of settings; got {value!r}")
+            for sub_key, sub_value in value.items():
+                _assign(cfg, f"{key}.{sub_key}", sub_value, from_text=False)
+        else:
+            _assign(cfg, key, value, from_text=False)
+    return cfg
+
+
+def from_flat(values: dict[str, Any]) -> RunConfig:
+    """Build a config from dotted keys (Flower's run config); keys we do not own are ignored."""
+    cfg = RunConfig()
+    for key, value in values.items():
+        if key in _TOP_LEVEL or key.split(".", 1)[0] in SECTIONS:
+            _assign(cfg, key, value, from_text=isinstance(value, str))
+    return cfg.validate()
+
+
+def from_json(text: str) -> RunConfig:
+    return from_dict(json.loads(text)).validate()
+
+
+def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
+    """Apply ``key=value`` strings (``federation.rounds=5``) on a copy of ``cfg``."""
+    cfg = copy.deepcopy(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise DqflError(f"--set expects key=value (e.g. federation.rounds=5); got {item!r}")
+        key, text = item.split("=", 1)
+        _assign(cfg, key.strip(), text.strip(), from_text=True)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """The one entry point: embedded defaults, then the TOML file, then ``--set`` overrides."""
+    cfg = RunConfig()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise DqflError(f"config file not found: {path}")
+        try:
+            cfg = from_dict(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise DqflError(f"{path} is not valid TOML: {exc}") from None
+    return apply_overrides(cfg, overrides or []).validate()
+
+
+def known_keys() -> list[str]:
+    keys = list(_TOP_LEVEL)
+    for name, cls in SECTIONS.items():
+        keys += [f"{name}.{f.name}" for f in dataclasses.fields(cls)]
+    return keys
+
+
+def _assign(cfg: RunConfig, key: str, value: Any, *, from_text: bool) -> None:
+    if "." in key:
+        section_name, attr = key.split(".", 1)
+        if section_name not in SECTIONS:
+            raise DqflError(f"unknown config key {key!r}; sections are {sorted(SECTIONS)}")
+        target = getattr(cfg, section_name)
+        fields = {f.name: f for f in dataclasses.fields(target)}
+        if attr not in fields or (section_name == "data" and attr == "seed"):
+            allowed = sorted(n for n in fields if not (section_name == "data" and n == "seed"))
+            hint = " (the run's top-level `seed` drives the data)" if attr == "seed" else ""
+            raise DqflError(f"unknown config key {key!r}{hint}; [{section_name}] accepts {allowed}")
+        field_type = _resolve_type(type(target), attr)
+    else:
+        if key not in _TOP_LEVEL:
+            raise DqflError(f"unknown config key {key!r}; top-level keys are {sorted(_TOP_LEVEL)}")
+        target, attr = cfg, key
+        field_type = _resolve_type(RunConfig, attr)
+    setattr(target, attr, _convert(key, value, field_type, from_text))
+
+
+def _resolve_type(cls: type, attr: str) -> Any:
+    return typing.get_type_hints(cls)[attr]
+
+
+def _convert(key: str, value: Any, field_type: Any, from_text: bool) -> Any:
+    """Coerce one value to its field's type, or say which key wanted what."""
+    origin = typing.get_origin(field_type)
+    args = typing.get_args(field_type)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        if value is None or (from_text and str(value).lower() in ("none", "null", "")):
+            return None
+        inner = next(a for a in args if a is not type(None))
+        return _convert(key, value, inner, from_text)
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise DqflError(f"{key} must be a list of numbers; got {value!r}")
+        return tuple(_convert(key, item, args[0], True) for item in items if str(item).strip())
+    try:
+        if field_type is bool:
+            if isinstance(value, bool):
+                return value
+            if from_text and str(value).lower() in ("true", "1", "yes", "on"):
+                return True
+            if from_text and str(value).lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if field_type is int:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if from_text:
+                return int(str(value).strip())
+            raise ValueError
+        if field_type is float:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int | float):
+                return float(value)
+            if from_text:
+                return float(str(value).strip())
+            raise ValueError
+        if field_type is str:
+            if isinstance(value, str):
+                return value
+            if from_text or isinstance(value, int | float):
+                return str(value)
+            raise ValueError
+    except ValueError:
+        pass
+    else:
+        return value
+    type_name = getattr(field_type, "__name__", str(field_type))
+    if field_type is bool:
+        type_name = "bool (true or false)"
+    raise DqflError(f"{key} must be {type_name}; got {value!r}")
+
+
+def _flat_value(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise DqflError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _positive(key: str, value: float) -> None:
+    if not value > 0:
+        raise DqflError(f"{key} must be > 0; got {value}")

@@ -1,0 +1,98 @@
+"""Fonts that work offline: matplotlib's DejaVu TTFs, Pillow's built-in font, or a user folder.
+
+Fonts are named by short ids (e.g. ``"sans-bold"``) so region styles can refer to them and the
+cache key can fingerprint exactly which font files shaped the pixels.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from dqfl.errors import DqflError
+
+#: Font id used for Pillow's embedded font (``ImageFont.load_default``).
+PILLOW_DEFAULT = "pillow-default"
+
+_DEJAVU_FILES = {
+    "sans": "DejaVuSans.ttf",
+    "sans-bold": "DejaVuSans-Bold.ttf",
+    "sans-oblique": "DejaVuSans-Oblique.ttf",
+    "sans-boldoblique": "DejaVuSans-BoldOblique.ttf",
+    "mono": "DejaVuSansMono.ttf",
+    "mono-bold": "DejaVuSansMono-Bold.ttf",
+    "mono-oblique": "DejaVuSansMono-Oblique.ttf",
+    "serif": "DejaVuSerif.ttf",
+    "serif-bold": "DejaVuSerif-Bold.ttf",
+    "serif-italic": "DejaVuSerif-Italic.ttf",
+}
+
+_FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
+
+
+@dataclass(frozen=True)
+class FontSpec:
+    """One font face: `path` None means Pillow's embedded default font."""
+
+    name: str
+    path: str | None
+
+
+def _matplotlib_font_dir() -> Path | None:
+    """Locate mpl-data/fonts/ttf without importing matplotlib (which is slow to import)."""
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "mpl-data" / "fonts" / "ttf"
+    return folder if folder.is_dir() else None
+
+
+@lru_cache(maxsize=1)
+def builtin_fonts() -> dict[str, FontSpec]:
+    """The DejaVu faces matplotlib ships (those present) plus Pillow's default font."""
+    fonts: dict[str, FontSpec] = {}
+    folder = _matplotlib_font_dir()
+    if folder is not None:
+        for name, file in _DEJAVU_FILES.items():
+            if (folder / file).is_file():
+                fonts[name] = FontSpec(name, str(folder / file))
+    fonts[PILLOW_DEFAULT] = FontSpec(PILLOW_DEFAULT, None)
+    return fonts
+
+
+def user_fonts(font_dir: str) -> list[FontSpec]:
+    """All TTF/OTF files of `font_dir`, sorted by name so region assignment is reproducible."""
+    folder = Path(font_dir).expanduser()
+    if not folder.is_dir():
+        raise DqflError(f"data.font_dir {font_dir!r} is not an existing folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _FONT_SUFFIXES)
+    if not files:
+        raise DqflError(
+            f"data.font_dir {font_dir!r} holds no font files ({', '.join(_FONT_SUFFIXES)})"
+        )
+    return [FontSpec(f"user:{p.name}", str(p.resolve())) for p in files]
+
+
+def fingerprint(fonts: list[FontSpec]) -> list[str]:
+    """Name and byte size of each font file: enough to invalidate the cache if a file changes."""
+    out = []
+    for font in fonts:
+        size = os.path.getsize(font.path) if font.path else 0
+        out.append(f"{font.name}:{size}")
+    return out
+
+
+@lru_cache(maxsize=256)
+def load_font(spec: FontSpec, size: int):  # -> ImageFont.FreeTypeFont
+    """Open a font at a pixel size; unreadable user fonts become a clear DqflError."""
+    from PIL import ImageFont
+
+    try:
+        if spec.path is None:
+            return ImageFont.load_default(size=size)
+        return ImageFont.truetype(spec.path, size=size)
+    except OSError as exc:
+        raise DqflError(f"cannot read font file {spec.path!r}: {exc}") from exc

@@ -1,0 +1,201 @@
+"""Flower-free pieces shared by the vehicle, the server and the harness.
+
+Model construction, payload sizes, seeding, sampling, the fleet metric and in-process data caches
+live here so the Flower apps stay thin and these rules stay testable without a simulation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dqfl.aggregation import block_index, is_fedbn_local
+
+if TYPE_CHECKING:
+    import torch
+
+    from dqfl.config import RunConfig
+
+QUANTUM_METHODS = ("dqfl", "qfl", "centralized")
+CONFIG_KEY = "dqfl-config"
+
+_PARTITIONS: dict[tuple[str, int], tuple[Any, Any]] = {}
+_TEST_SETS: dict[str, tuple[Any, Any]] = {}
+_MAX_CACHED = 4096
+
+
+def config_to_json(cfg: RunConfig) -> str:
+    """The run's config as the JSON the vehicles receive (see :func:`config_from_json`)."""
+    return cfg.to_json()
+
+
+def config_from_json(text: str) -> RunConfig:
+    """Inverse of :func:`config_to_json`, tolerant of the derived ``data.seed`` field.
+
+    ``RunConfig.to_json`` writes ``data.seed`` (the run seed copied in) but the loader rejects it
+    as a user key, so it is dropped here: the top-level ``seed`` drives the data anyway.
+    """
+    from dqfl.config import from_dict
+
+    values = json.loads(text)
+    if isinstance(values.get("data"), dict):
+        values["data"].pop("seed", None)
+    return from_dict(values).validate()
+
+
+def data_key(cfg: RunConfig) -> str:
+    """Hash of the data section (with the run seed): points that share data share the cache."""
+    blob = json.dumps(dataclasses.asdict(cfg.data_config()), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def partition(cfg: RunConfig, vehicle_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A vehicle's (x, y), loaded once per process (Ray actors serve many vehicles and rounds)."""
+    key = (data_key(cfg), int(vehicle_id))
+    if key not in _PARTITIONS:
+        from dqfl.data import load_partition
+
+        if len(_PARTITIONS) >= _MAX_CACHED:
+            _PARTITIONS.clear()
+        _PARTITIONS[key] = load_partition(cfg.data_config(), int(vehicle_id))
+    return _PARTITIONS[key]
+
+
+def test_set(cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """The held-out set, loaded once per process."""
+    key = data_key(cfg)
+    if key not in _TEST_SETS:
+        from dqfl.data import load_test_set
+
+        _TEST_SETS[key] = load_test_set(cfg.data_config())
+    return _TEST_SETS[key]
+
+
+def n_classes(cfg: RunConfig) -> int:
+    from dqfl.data import class_names
+
+    return len(class_names(cfg.data_config()))
+
+
+def n_inputs(cfg: RunConfig) -> int:
+    return int(cfg.data.image_size) ** 2
+
+
+def build(cfg: RunConfig, seed: int | None = None) -> torch.nn.Module:
+    """The run's model (DQNN, or ClassicalNet for method classical), initialised from ``seed``."""
+    import torch
+
+    torch.manual_seed(cfg.seed if seed is None else seed)
+    if cfg.federation.method == "classical":
+        from dqfl.classical import ClassicalNet
+
+        return ClassicalNet(n_inputs(cfg), n_classes(cfg))
+    from dqfl.quantum import build_model
+
+    return build_model(cfg.model, n_classes(cfg), n_inputs(cfg))
+
+
+def n_exits(state: dict[str, Any]) -> int:
+    return 1 + max((block_index(k) for k in state), default=0)
+
+
+def local_key_filter(cfg: RunConfig):
+    """Predicate for keys that never leave the vehicle (FedBN norms), or None."""
+    return is_fedbn_local if cfg.federation.strategy == "fedbn" else None
+
+
+def block_counts(cfg: RunConfig, model: torch.nn.Module) -> list[int]:
+    """Trainable parameters each block puts on the air (FedBN-local ones stay home).
+
+    The classical baseline is one block: it is sent as a single message like vanilla QFL.
+    """
+    local = local_key_filter(cfg)
+    counts: dict[int, int] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad or (local is not None and local(name)):
+            continue
+        counts[block_index(name)] = counts.get(block_index(name), 0) + param.numel()
+    n = 1 + max(counts, default=0)
+    per_block = [counts.get(layer, 0) for layer in range(n)]
+    if cfg.federation.method == "classical":
+        return [sum(per_block)]
+    return per_block
+
+
+def payload_bits(cfg: RunConfig, model: torch.nn.Module) -> list[int]:
+    from dqfl.channel import block_bits
+
+    return block_bits(block_counts(cfg, model), cfg.channel.bits_per_param)
+
+
+def parameter_split(model: torch.nn.Module) -> dict[str, int]:
+    """Quantum vs classical trainable parameter counts (as the model reports them if it can)."""
+    counts_fn = getattr(model, "parameter_counts", None)
+    if callable(counts_fn):
+        counts = counts_fn()
+        out: dict[str, int] = {}
+        for key in ("quantum", "classical"):
+            value = counts.get(key, 0)
+            out[key] = int(sum(value)) if isinstance(value, list | tuple) else int(value)
+        return out
+    total = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"quantum": 0, "classical": int(total)}
+
+
+def uplink_mode(method: str) -> str:
+    """Superposition coding is dqfl's point; qfl and the classical baseline send one message."""
+    return "superposition" if method == "dqfl" else "vanilla"
+
+
+def seed_for(seed: int, round_idx: int, vehicle_id: int) -> int:
+    """Seed of one vehicle's local training in one round: independent of scheduling order."""
+    return int(np.random.SeedSequence([int(seed), int(round_idx), int(vehicle_id)]).generate_state(1)[0])
+
+
+def sample_vehicles(seed: int, round_idx: int, vehicles: Sequence[int], fraction: float) -> list[int]:
+    """The round's participants: ``ceil(fraction * n)`` (at least one), seeded per round."""
+    pool = sorted(int(v) for v in vehicles)
+    if not pool:
+        return []
+    k = max(1, min(len(pool), math.ceil(fraction * len(pool) - 1e-9)))
+    if k == len(pool):
+        return pool
+    rng = np.random.default_rng([int(seed), int(round_idx), 7919])
+    return sorted(int(v) for v in rng.choice(pool, size=k, replace=False))
+
+
+def fleet_top1(
+    exit_top1: Sequence[float],
+    depths: Sequence[int],
+    weights: Sequence[float],
+    n_classes: int,
+) -> tuple[float, float]:
+    """The fleet's accuracy at the depths its uplink delivered.
+
+    A vehicle that delivered d >= 1 blocks scores the global model's top-1 at exit d (the
+    server's model truncated where that vehicle's knowledge stops); a vehicle in outage (d = 0)
+    scores chance, 1/n_classes: with no exit delivered there is no classifier to credit. Weighted
+    by the vehicles' sample counts. Returns (fleet_top1, fleet_top1 over delivered vehicles only;
+    NaN when none delivered).
+    """
+    total = sum(float(w) for w in weights)
+    if total <= 0:
+        return float("nan"), float("nan")
+    score = 0.0
+    delivered_score, delivered_w = 0.0, 0.0
+    for depth, weight in zip(depths, weights, strict=True):
+        if depth >= 1:
+            acc = float(exit_top1[min(int(depth), len(exit_top1)) - 1])
+            delivered_score += weight * acc
+            delivered_w += weight
+        else:
+            acc = 1.0 / n_classes
+        score += weight * acc
+    delivered = delivered_score / delivered_w if delivered_w > 0 else float("nan")
+    return score / total, delivered

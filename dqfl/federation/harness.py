@@ -1,0 +1,131 @@
+"""Run points (RunConfig, results folder) the way the CLI needs: resumable, one engine start.
+
+Finished points (``summary.json`` present) are skipped; ``centralized`` points run in-process; all
+federated points run inside ONE ``flwr.simulation.run_simulation`` call whose ServerApp walks the
+list (see :func:`server.server_app.make_server_app`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dqfl.config import RunConfig
+from dqfl.federation.results import is_done, read_summary
+
+Progress = Callable[[dict[str, Any]], None]
+Point = tuple[RunConfig, Path]
+
+
+def _emit(progress: Progress | None, event: dict[str, Any]) -> None:
+    if progress is not None:
+        try:
+            progress(event)
+        except Exception:  # noqa: BLE001 - a display bug must not stop a sweep
+            logging.getLogger("dqfl.federation").exception("progress callback failed")
+
+
+def backend_config(points: Sequence[Point]) -> dict[str, Any]:
+    """Ray resources that fit the machine: one CPU per vehicle actor, no GPU, quiet logs."""
+    cpus = os.cpu_count() or 1
+    per_client = max(p[0].federation.num_cpus_per_client for p in points)
+    return {
+        "client_resources": {"num_cpus": float(per_client), "num_gpus": 0.0},
+        "init_args": {
+            "num_cpus": cpus,
+            "num_gpus": 0,
+            "logging_level": logging.ERROR,
+            "log_to_driver": False,
+            "include_dashboard": False,
+            "object_store_memory": 256 * 1024**2,
+        },
+    }
+
+
+def run_points(points: Sequence[Point], progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Run every unfinished point; return all summaries in the order of ``points``."""
+    points = [(cfg.validate(), Path(out)) for cfg, out in points]
+    n = len(points)
+    summaries: dict[int, dict[str, Any]] = {}
+    federated: list[tuple[int, Point]] = []
+    for i, (cfg, out) in enumerate(points):
+        if is_done(out):
+            summaries[i] = read_summary(out)
+            _emit(progress, {"event": "point_skipped", "point": i, "n_points": n,
+                             "label": cfg.run_name(), "out_dir": str(out),
+                             "summary": summaries[i]})
+        elif cfg.federation.method == "centralized":
+            from dqfl.federation.centralized import run_centralized
+
+            _emit(progress, {"event": "point_start", "point": i, "n_points": n,
+                             "label": cfg.run_name(), "rounds": cfg.federation.rounds,
+                             "out_dir": str(out)})
+            summaries[i] = run_centralized(cfg, out, progress, i, n)
+            _emit(progress, {"event": "point_done", "point": i, "n_points": n,
+                             "label": cfg.run_name(), "out_dir": str(out),
+                             "summary": summaries[i]})
+        else:
+            federated.append((i, (cfg, out)))
+    if federated:
+        index = [i for i, _ in federated]
+
+        def relabel(event: dict[str, Any]) -> None:
+            if "point" in event:  # the ServerApp counts its own sub-list
+                event = {**event, "point": index[event["point"]], "n_points": n}
+            _emit(progress, event)
+
+        for i, summary in zip(index, simulate([p for _, p in federated], relabel), strict=True):
+            summaries[i] = summary
+    return [summaries[i] for i in range(n)]
+
+
+def run_one(cfg: RunConfig, out_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
+    return run_points([(cfg, Path(out_dir))], progress)[0]
+
+
+def simulate(points: Sequence[Point], progress: Progress | None = None) -> list[dict[str, Any]]:
+    """All ``points`` inside one start of Flower's simulation engine (Ray)."""
+    from flwr.simulation import run_simulation
+
+    from clients.client_app import app as client_app
+    from server.server_app import make_server_app
+
+    sink: list[dict[str, Any]] = []
+    server_app = make_server_app(points, progress, sink)
+    n_nodes = max(cfg.data.n_vehicles for cfg, _ in points)
+    quiet = _quiet_flower()
+    try:
+        run_simulation(
+            server_app=server_app,
+            client_app=client_app,
+            num_supernodes=n_nodes,
+            backend_config=backend_config(points),
+        )
+    finally:
+        quiet()
+    if len(sink) != len(points):
+        raise RuntimeError(f"simulation finished {len(sink)} of {len(points)} points")
+    return sink
+
+
+def _quiet_flower() -> Callable[[], None]:
+    """Silence Flower's per-round INFO chatter (our progress events replace it)."""
+    import warnings
+
+    logger = logging.getLogger("flwr")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+    catcher = warnings.catch_warnings()
+    catcher.__enter__()
+    warnings.simplefilter("ignore", DeprecationWarning)
+
+    def restore() -> None:
+        logger.setLevel(level)
+        catcher.__exit__(None, None, None)
+
+    return restore

@@ -1,0 +1,85 @@
+"""``[model]`` section: the DQNN's shape, simulator backend and (optional) noise model.
+
+Pure dataclass with no heavy imports, so configs load without torch. Noise is off by default;
+any non-zero noise field switches the torch backend to a noisy simulator (``noise_method``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dqfl.errors import DqflError
+
+ENCODINGS = ("amplitude", "angle")
+BACKENDS = ("torch", "pennylane")
+READOUTS = ("born", "expval", "linear")
+NOISE_METHODS = ("auto", "density", "trajectories")
+
+
+@dataclass
+class ModelConfig:
+    """DQNN hyper-parameters; the defaults are the product's defaults."""
+
+    n_qubits: int = 8
+    n_layers: int = 4
+    encoding: str = "amplitude"
+    reupload: bool = False
+    backend: str = "torch"
+    device: str = "default.qubit"
+    readout: str = "born"
+    init_scale: float = 1.0
+    init_seed: int = 0
+    # --- noise (all off by default) ---
+    depolarizing: float = 0.0  # probability, after every gate on each wire it touched
+    amplitude_damping: float = 0.0  # gamma per gate (on each touched wire)
+    phase_damping: float = 0.0  # gamma per gate (on each touched wire)
+    t1: float = 0.0  # microseconds; 0 = no thermal relaxation
+    t2: float = 0.0  # microseconds; must be <= 2*t1
+    gate_time_1q: float = 0.05  # microseconds
+    gate_time_2q: float = 0.3  # microseconds
+    readout_error: float = 0.0  # symmetric bit-flip probability at measurement
+    shots: int = 0  # 0 = exact probabilities
+    noise_method: str = "auto"  # auto: density matrices up to 6 qubits, trajectories above
+    n_trajectories: int = 32
+    noise_seed: int = 0
+
+    def validate(self) -> None:
+        if not isinstance(self.n_qubits, int) or not 2 <= self.n_qubits <= 14:
+            raise DqflError(f"model.n_qubits must be an integer in [2, 14]; got {self.n_qubits}")
+        if not isinstance(self.n_layers, int) or self.n_layers < 1:
+            raise DqflError(f"model.n_layers must be an integer >= 1; got {self.n_layers}")
+        for name, value, allowed in (
+            ("encoding", self.encoding, ENCODINGS),
+            ("backend", self.backend, BACKENDS),
+            ("readout", self.readout, READOUTS),
+            ("noise_method", self.noise_method, NOISE_METHODS),
+        ):
+            if value not in allowed:
+                raise DqflError(f"model.{name} must be one of {', '.join(allowed)}; got {value!r}")
+        if not self.device or not isinstance(self.device, str):
+            raise DqflError(f"model.device must be a PennyLane device name; got {self.device!r}")
+        if self.init_scale < 0:
+            raise DqflError(f"model.init_scale must be >= 0; got {self.init_scale}")
+        for name in ("depolarizing", "amplitude_damping", "phase_damping", "readout_error"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise DqflError(f"model.{name} must be a probability in [0, 1]; got {v}")
+        for name in ("t1", "t2", "gate_time_1q", "gate_time_2q"):
+            if getattr(self, name) < 0:
+                raise DqflError(f"model.{name} must be >= 0; got {getattr(self, name)}")
+        if (self.t1 > 0) != (self.t2 > 0):
+            raise DqflError("model.t1 and model.t2 must be both 0 (off) or both > 0")
+        if self.t1 > 0 and self.t2 > 2 * self.t1:
+            raise DqflError(f"model.t2 must be <= 2 * model.t1; got t1={self.t1}, t2={self.t2}")
+        if not isinstance(self.shots, int) or self.shots < 0:
+            raise DqflError(f"model.shots must be an integer >= 0; got {self.shots}")
+        if not isinstance(self.n_trajectories, int) or self.n_trajectories < 1:
+            raise DqflError(
+                f"model.n_trajectories must be an integer >= 1; got {self.n_trajectories}"
+            )
+
+    @property
+    def has_gate_noise(self) -> bool:
+        return any(
+            v > 0 for v in (self.depolarizing, self.amplitude_damping, self.phase_damping, self.t1)
+        )

@@ -1,0 +1,188 @@
+"""Local training and evaluation of multi-exit models (DQNN or the classical baseline).
+
+Loss of a batch, for the exits 1..d being trained (d = ``train_depth`` or all):
+
+    sum_j w_j CE(z_j, y)                  (w: exit_weights normalised; equal by default)
+  + distill * sum_{j<d} w_j T^2 KL(softmax(z_d/T) || softmax(z_j/T))   (T = 2, z_d detached)
+  + prox_mu / 2 * ||theta - theta_global||^2   (FedProx over trained, non-``.norm.`` params)
+
+Equal exit weights are the default: every exit is a classifier someone may end up using (the
+channel decides the depth), and on the plate data they trained at least as well as
+depth-increasing weights. ``train_depth=d`` only simulates and optimises the first d
+layers/exits; deeper blocks are not touched. Shuffling uses its own ``torch.Generator(seed)``;
+global RNG and thread settings are left alone.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dqfl.errors import DqflError
+
+DISTILL_TEMPERATURE = 2.0
+
+
+@dataclass
+class TrainResult:
+    loss: float  # mean training loss (per example) over the last epoch
+    exit_accuracy: list[float]  # training top-1 per trained exit over the last epoch
+    num_examples: int
+    seconds: float
+
+
+def _n_exits(model: nn.Module) -> int:
+    return int(getattr(model, "n_layers", len(getattr(model, "blocks", [None]))))
+
+
+def _block_index(name: str) -> int | None:
+    parts = name.split(".")
+    if len(parts) >= 2 and parts[0] == "blocks" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def _exit_weights(weights: Sequence[float] | None, depth: int) -> torch.Tensor:
+    if weights is None:
+        w = torch.ones(depth)
+    else:
+        if len(weights) < depth:
+            raise DqflError(f"exit_weights needs at least {depth} values; got {len(weights)}")
+        w = torch.tensor([float(v) for v in weights[:depth]])
+        if (w < 0).any() or w.sum() <= 0:
+            raise DqflError("exit_weights must be >= 0 with a positive sum")
+    return w / w.sum()
+
+
+def _forward(model: nn.Module, x: torch.Tensor, depth: int) -> torch.Tensor:
+    try:
+        return model(x, depth=depth)
+    except TypeError:  # a model without the depth keyword
+        return model(x)[:depth]
+
+
+def train_local(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    optimizer: str = "adam",
+    seed: int,
+    exit_weights: Sequence[float] | None = None,
+    distill: float = 0.0,
+    prox_mu: float = 0.0,
+    global_state: Mapping[str, torch.Tensor] | None = None,
+    train_depth: int | None = None,
+) -> TrainResult:
+    """Train ``model`` in place on (x, y); see the module docstring for the objective."""
+    n_exits = _n_exits(model)
+    depth = n_exits if train_depth is None else int(train_depth)
+    if not 1 <= depth <= n_exits:
+        raise DqflError(f"train_depth must be in [1, {n_exits}]; got {train_depth}")
+    if epochs < 0 or batch_size < 1 or lr <= 0:
+        raise DqflError("train_local needs epochs >= 0, batch_size >= 1 and lr > 0")
+    if distill < 0 or prox_mu < 0:
+        raise DqflError("distill and prox_mu must be >= 0")
+    if len(x) != len(y):
+        raise DqflError(f"x and y differ in length ({len(x)} vs {len(y)})")
+    n = len(x)
+    start = time.perf_counter()
+    if n == 0 or epochs == 0:
+        return TrainResult(0.0, [0.0] * depth, n, time.perf_counter() - start)
+
+    named = [
+        (k, p)
+        for k, p in model.named_parameters()
+        if p.requires_grad and (_block_index(k) is None or _block_index(k) < depth)
+    ]
+    params = [p for _, p in named]
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr)
+    elif optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=lr)
+    else:
+        raise DqflError(f"optimizer must be adam or sgd; got {optimizer!r}")
+    prox_pairs = []
+    if prox_mu > 0 and global_state is not None:
+        for k, p in named:
+            if ".norm." not in k and k in global_state:
+                prox_pairs.append((p, global_state[k].detach().to(p.device, p.dtype)))
+    w = _exit_weights(exit_weights, depth)
+    gen = torch.Generator().manual_seed(int(seed))
+    was_training = model.training
+    model.train()
+    y = y.long()
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        total_loss, correct = 0.0, torch.zeros(depth)
+        for i in range(0, n, batch_size):
+            idx = perm[i : i + batch_size]
+            xb, yb = x[idx], y[idx]
+            logits = _forward(model, xb, depth)
+            yb = yb.to(logits.device)
+            ce = torch.stack([F.cross_entropy(logits[j].float(), yb) for j in range(depth)])
+            loss = (w.to(ce.device) * ce).sum()
+            if distill > 0 and depth > 1:
+                t = DISTILL_TEMPERATURE
+                teacher = F.log_softmax(logits[depth - 1].detach().float() / t, -1)
+                kl = torch.stack(
+                    [
+                        F.kl_div(
+                            F.log_softmax(logits[j].float() / t, -1),
+                            teacher,
+                            log_target=True,
+                            reduction="batchmean",
+                        )
+                        for j in range(depth - 1)
+                    ]
+                )
+                loss = loss + distill * t * t * (w[: depth - 1].to(kl.device) * kl).sum()
+            if prox_pairs:
+                prox = sum(((p - g) ** 2).sum() for p, g in prox_pairs)
+                loss = loss + 0.5 * prox_mu * prox
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total_loss += float(loss.detach()) * len(idx)
+            correct += (logits.detach().argmax(-1) == yb).sum(-1).float().cpu()
+    model.train(was_training)
+    return TrainResult(
+        loss=total_loss / n,
+        exit_accuracy=(correct / n).tolist(),
+        num_examples=n,
+        seconds=time.perf_counter() - start,
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    depth: int | None = None,
+    batch_size: int = 512,
+) -> list[float]:
+    """Top-1 accuracy of every exit (the first ``depth`` ones if given)."""
+    n_exits = _n_exits(model)
+    depth = n_exits if depth is None else int(depth)
+    if not 1 <= depth <= n_exits:
+        raise DqflError(f"depth must be in [1, {n_exits}]; got {depth}")
+    if len(x) == 0:
+        return [0.0] * depth
+    was_training = model.training
+    model.eval()
+    correct = torch.zeros(depth)
+    for i in range(0, len(x), batch_size):
+        logits = _forward(model, x[i : i + batch_size], depth)
+        yb = y[i : i + batch_size].to(logits.device)
+        correct += (logits.argmax(-1) == yb).sum(-1).float().cpu()
+    model.train(was_training)
+    return (correct / len(x)).tolist()

@@ -1,0 +1,106 @@
+"""DQNN: torch backend == PennyLane reference, depth truncation, state-dict contract."""
+
+import pytest
+import torch
+
+from dqfl.errors import DqflError
+from dqfl.quantum import DQNN, ModelConfig, block_parameter_counts, build_model
+
+
+def _pair(n, layers, classes=5, dtype=torch.float64, **kw):
+    a = DQNN(n, layers, classes, dtype=dtype, seed=1, **kw)
+    b = DQNN(n, layers, classes, backend="pennylane", dtype=dtype, seed=2, **kw)
+    with torch.no_grad():  # non-trivial readouts, so their gradients are checked too
+        for blk in a.blocks:
+            if hasattr(blk.readout, "scale"):
+                blk.readout.scale.fill_(1.3)
+            blk.readout.bias.copy_(torch.linspace(-0.2, 0.3, classes, dtype=dtype))
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+def _compare(a, b, x, atol):
+    ya, yb = a(x), b(x)
+    assert ya.shape == yb.shape == (a.n_layers, x.shape[0], a.n_classes)
+    torch.testing.assert_close(ya, yb, atol=atol, rtol=0)
+    w = torch.randn(ya.shape, dtype=ya.dtype, generator=torch.Generator().manual_seed(3))
+    (ya * w).sum().backward()
+    (yb * w).sum().backward()
+    for (na, pa), (nb, pb) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        assert na == nb
+        torch.testing.assert_close(pa.grad, pb.grad, atol=atol, rtol=0, msg=na)
+
+
+@pytest.mark.parametrize("n", [4, 6, 8])
+@pytest.mark.parametrize("layers", [1, 3])
+def test_torch_backend_matches_pennylane(n, layers):
+    a, b = _pair(n, layers)
+    x = torch.rand(4, 2**n, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
+    _compare(a, b, x, 1e-5)
+
+
+def test_complex64_meets_tolerance_at_8_qubits():
+    a64, b = _pair(8, 3)
+    a32 = DQNN(8, 3, 5, dtype=torch.float32)
+    a32.load_state_dict({k: v.float() for k, v in a64.state_dict().items()})
+    x = torch.rand(4, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a32(x.float()).double(), b(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("readout", ["expval", "linear"])
+def test_other_readouts_match(readout):
+    a, b = _pair(4, 2, readout=readout)
+    x = torch.rand(3, 16, dtype=torch.float64)
+    _compare(a, b, x, 1e-8)
+
+
+def test_angle_encoding_with_reupload_matches():
+    a, b = _pair(4, 3, encoding="angle", reupload=True)
+    x = torch.rand(3, 16, dtype=torch.float64)
+    _compare(a, b, x, 1e-8)
+
+
+def test_depth_equals_prefix_of_full_forward():
+    m = DQNN(6, 4, 10, seed=0)
+    x = torch.rand(5, 64)
+    full = m(x)
+    for d in range(1, 5):
+        torch.testing.assert_close(m(x, depth=d), full[:d])
+    with pytest.raises(DqflError):
+        m(x, depth=5)
+
+
+def test_state_dict_contract_and_counts():
+    m = DQNN(8, 4, 10)
+    for k in m.state_dict():
+        assert k.startswith("blocks.") and int(k.split(".")[1]) in range(4)
+    counts = m.parameter_counts()
+    assert counts["quantum"] == [48] * 4
+    assert counts["total_classical"] <= counts["total_quantum"]
+    assert block_parameter_counts(m) == counts["per_block"]
+    m33 = DQNN(8, 4, 33)
+    c33 = m33.parameter_counts()
+    assert c33["total_classical"] <= c33["total_quantum"]
+    assert m33(torch.rand(2, 256)).shape == (4, 2, 33)
+
+
+def test_zero_and_short_inputs_are_valid():
+    m = DQNN(4, 2, 3)
+    y = m(torch.zeros(2, 10))
+    assert torch.isfinite(y).all()
+
+
+def test_build_model_and_validation():
+    m = build_model(ModelConfig(n_qubits=4, n_layers=2), n_classes=3, n_inputs=16)
+    assert m(torch.rand(2, 16)).shape == (2, 2, 3)
+    with pytest.raises(DqflError, match="model.n_qubits"):
+        build_model(ModelConfig(n_qubits=4), n_classes=3, n_inputs=256)
+    with pytest.raises(DqflError, match="model.encoding"):
+        ModelConfig(encoding="basis").validate()
+    with pytest.raises(DqflError, match="model.t2"):
+        ModelConfig(t1=10.0, t2=30.0).validate()
+
+
+def test_draw_mentions_gates():
+    text = DQNN(4, 2, 3).draw()
+    assert "U3" in text and "Probs" in text
