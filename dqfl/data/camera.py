@@ -1,5 +1,5 @@
 """The roadside camera: lighting, perspective, optics and sensor applied to a plate scene,
-then a character detector that cuts one square cell per character out of the shot.
+then a character detector that cuts one cell per character out of the shot.
 
 Effects are drawn per plate from the region's ranges, so every character of a plate shares its
 plate's conditions, as in a real photo.
