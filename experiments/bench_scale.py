@@ -1,4 +1,4 @@
-"""How the federation scales with the fleet: wall time per round and memory for 10/100/1000 vehicles.
+"""How the federation scales: wall time per round and memory for 10, 100 and 1000 vehicles.
 
 Each fleet size runs in its own subprocess (a clean Ray start, a clean peak-RSS figure) through
 the real harness (`dqfl.federation.run_one` -> one `run_simulation`). Memory: the driver's peak RSS
@@ -80,7 +80,10 @@ def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> d
     wall = time.perf_counter() - t0
     stop.set()
     sampler.join()
-    rows = [json.loads(line) for line in (out / cfg.run_name() / "history.jsonl").read_text().splitlines()]
+    rows = [
+        json.loads(line)
+        for line in (out / cfg.run_name() / "history.jsonl").read_text().splitlines()
+    ]
     return {
         "vehicles": n,
         "samples_per_vehicle": samples,
@@ -107,18 +110,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = (args.out or Path(tempfile.mkdtemp(prefix="dqfl-scale-"))).resolve()
     if args.single is not None:
-        print("RESULT " + json.dumps(run_size(args.single, args.rounds, args.samples, args.fraction, out)))
+        print(
+            "RESULT "
+            + json.dumps(run_size(args.single, args.rounds, args.samples, args.fraction, out))
+        )
         return 0
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
-        cmd = [sys.executable, __file__, "--single", str(n), "--rounds", str(args.rounds),
-               "--samples", str(args.samples), "--fraction", str(args.fraction), "--out", str(out)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--single",
+            str(n),
+            "--rounds",
+            str(args.rounds),
+            "--samples",
+            str(args.samples),
+            "--fraction",
+            str(args.fraction),
+            "--out",
+            str(out),
+        ]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
             print(proc.stdout[-2000:], proc.stderr[-4000:], file=sys.stderr)
             return 1
-        results.append(json.loads(line[len("RESULT "):]))
+        results.append(json.loads(line[len("RESULT ") :]))
         print(json.dumps(results[-1]), flush=True)
     return 0
 

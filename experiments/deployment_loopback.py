@@ -66,17 +66,42 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 def commands(link_port: int, node_ports: list[int], run_config: str) -> list[list[str]]:
     n = len(node_ports)
     cmds = [
-        [str(BIN / "flower-superlink"), "--insecure", "--host", "127.0.0.1", "--port", str(link_port),
-         "--disable-runtime-dependency-installation"],
+        [
+            str(BIN / "flower-superlink"),
+            "--insecure",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(link_port),
+            "--disable-runtime-dependency-installation",
+        ],
     ]
     for pid, port in enumerate(node_ports):
         cmds.append(
-            [str(BIN / "flower-supernode"), "--insecure", "--superlink", f"127.0.0.1:{link_port}",
-             "--host", "127.0.0.1", "--port", str(port),
-             "--node-config", f"partition-id={pid} num-partitions={n}"]
+            [
+                str(BIN / "flower-supernode"),
+                "--insecure",
+                "--superlink",
+                f"127.0.0.1:{link_port}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--node-config",
+                f"partition-id={pid} num-partitions={n}",
+            ]
         )
-    cmds.append([str(BIN / "flwr"), "run", str(ROOT), "local-deployment", "--stream",
-                 "--run-config", run_config])
+    cmds.append(
+        [
+            str(BIN / "flwr"),
+            "run",
+            str(ROOT),
+            "local-deployment",
+            "--stream",
+            "--run-config",
+            run_config,
+        ]
+    )
     return cmds
 
 
@@ -111,30 +136,56 @@ def main(argv: list[str] | None = None) -> int:
         '[superlink]\ndefault = "local-deployment"\n\n'
         f'[superlink.local-deployment]\naddress = "127.0.0.1:{link_port}"\ninsecure = true\n'
     )
-    env = {**os.environ, "FLWR_HOME": str(flwr_home), "FLWR_TELEMETRY_ENABLED": "0",
-           "FLWR_DISABLE_UPDATE_CHECK": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "FLWR_HOME": str(flwr_home),
+        "FLWR_TELEMETRY_ENABLED": "0",
+        "FLWR_DISABLE_UPDATE_CHECK": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     logs = work / "logs"
     logs.mkdir()
     procs: list[subprocess.Popen] = []
+    handles: list = []
     summary_path = out_root / name / "summary.json"
     t0 = time.monotonic()
     try:
         for i, cmd in enumerate(cmds[:-1]):
-            log = open(logs / f"{Path(cmd[0]).name}-{i}.log", "wb")  # noqa: SIM115 - closed with the process
-            procs.append(subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
+            log = open(logs / f"{Path(cmd[0]).name}-{i}.log", "wb")
+            handles.append(log)
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    cwd=work,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
             if i == 0:
                 _wait_port(link_port, 30)
-        run_log = open(logs / "flwr-run.log", "wb")  # noqa: SIM115
-        procs.append(subprocess.Popen(cmds[-1], cwd=ROOT, env=env, stdout=run_log,
-                                      stderr=subprocess.STDOUT, start_new_session=True))
+        run_log = open(logs / "flwr-run.log", "wb")
+        handles.append(run_log)
+        procs.append(
+            subprocess.Popen(
+                cmds[-1],
+                cwd=ROOT,
+                env=env,
+                stdout=run_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         deadline = t0 + args.timeout
         while not summary_path.exists():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {summary_path} after {args.timeout:.0f}s; logs in {logs}")
             dead = [p for p in procs[:-1] if p.poll() is not None]
             if dead:
-                raise RuntimeError(f"{dead[0].args[0]} exited early ({dead[0].returncode}); logs in {logs}")
+                raise RuntimeError(
+                    f"{dead[0].args[0]} exited early ({dead[0].returncode}); logs in {logs}"
+                )
             time.sleep(1.0)
         summary = json.loads(summary_path.read_text())
         result = {
@@ -150,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     finally:
         _stop(procs)
+        for handle in handles:
+            handle.close()
 
 
 if __name__ == "__main__":

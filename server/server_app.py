@@ -44,7 +44,9 @@ def discover_vehicles(
     new = [n for n in node_ids if n not in mapping]
     if new:
         ask = RecordDict({"config": ConfigRecord({"ask": "partition-id"})})
-        messages = [Message(content=ask, message_type=MessageType.QUERY, dst_node_id=n) for n in new]
+        messages = [
+            Message(content=ask, message_type=MessageType.QUERY, dst_node_id=n) for n in new
+        ]
         taken = set(mapping.values())
         for reply in grid.send_and_receive(messages, timeout=wait_s):
             if reply.has_error():
@@ -180,7 +182,11 @@ def _log_progress(event: dict[str, Any]) -> None:
         top1 = ", ".join(f"{a:.3f}" for a in event["top1"])
         log.warning(
             "round %d/%d  top1 per exit [%s]  fleet %.3f  depths %s",
-            event["round"], event["rounds"], top1, event["fleet_top1"], event["depths"],
+            event["round"],
+            event["rounds"],
+            top1,
+            event["fleet_top1"],
+            event["depths"],
         )
     elif event["event"] == "point_done":
         log.warning("run finished: %s", event["out_dir"])

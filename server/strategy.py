@@ -101,7 +101,9 @@ class ChannelAwareStrategy(FedAvg):
             )
             content = RecordDict({"arrays": arrays, "config": cfg_record})
             messages.append(
-                Message(content=content, message_type=MessageType.TRAIN, dst_node_id=self.vehicles[v])
+                Message(
+                    content=content, message_type=MessageType.TRAIN, dst_node_id=self.vehicles[v]
+                )
             )
             sent.append(v)
         self._round = {
@@ -131,7 +133,9 @@ class ChannelAwareStrategy(FedAvg):
             vehicle = self.node_to_vehicle.get(node)
             if msg.has_error():
                 failures += 1
-                log.warning("round %d: vehicle %s failed: %s", server_round, vehicle, msg.error.reason)
+                log.warning(
+                    "round %d: vehicle %s failed: %s", server_round, vehicle, msg.error.reason
+                )
                 continue
             if vehicle is None or vehicle not in info["sent"]:
                 rejected += 1
@@ -143,16 +147,25 @@ class ChannelAwareStrategy(FedAvg):
                 weight = float(metrics["num-examples"])
             except (KeyError, TypeError, ValueError) as exc:
                 rejected += 1
-                log.warning("round %d: malformed reply from vehicle %d: %s", server_round, vehicle, exc)
+                log.warning(
+                    "round %d: malformed reply from vehicle %d: %s", server_round, vehicle, exc
+                )
                 continue
             transmitted.add(vehicle)
             ok, reason = update_is_sane(update, self.global_state, fed.max_update_norm)
             if not ok or not (math.isfinite(weight) and weight >= 0):
                 rejected += 1
-                log.warning("round %d: rejected vehicle %d: %s", server_round, vehicle, reason or "bad weight")
+                log.warning(
+                    "round %d: rejected vehicle %d: %s",
+                    server_round,
+                    vehicle,
+                    reason or "bad weight",
+                )
                 continue
             accepted[vehicle] = (update, weight, metrics)
-        failures += len(set(info["sent"]) - {self.node_to_vehicle.get(m.metadata.src_node_id) for m in replies})
+        failures += len(
+            set(info["sent"]) - {self.node_to_vehicle.get(m.metadata.src_node_id) for m in replies}
+        )
 
         vehicles = info["sampled"]
         delivered = [info["channel_depths"][v] if v in accepted else 0 for v in vehicles]
@@ -168,7 +181,11 @@ class ChannelAwareStrategy(FedAvg):
         weights = [accepted[v][1] for v in contributors]
         losses = [float(accepted[v][2].get("train-loss", float("nan"))) for v in contributors]
         finite = [(w, x) for w, x in zip(weights, losses, strict=True) if math.isfinite(x)]
-        train_loss = sum(w * x for w, x in finite) / sum(w for w, _ in finite) if finite and sum(w for w, _ in finite) > 0 else None
+        train_loss = (
+            sum(w * x for w, x in finite) / sum(w for w, _ in finite)
+            if finite and sum(w for w, _ in finite) > 0
+            else None
+        )
         bits_per_vehicle = {}
         for v in transmitted:
             d = info["channel_depths"][v] if info["planned"] else len(self.bits)
@@ -176,16 +193,23 @@ class ChannelAwareStrategy(FedAvg):
         info.update(
             {
                 "delivered": delivered,
-                "weights": {v: accepted[v][1] if v in accepted else float(self._weight_guess(v)) for v in vehicles},
+                "weights": {
+                    v: accepted[v][1] if v in accepted else float(self._weight_guess(v))
+                    for v in vehicles
+                },
                 "failures": failures,
                 "rejected": rejected,
                 "train_loss": train_loss,
-                "train_seconds": [float(accepted[v][2].get("train-seconds", 0.0)) for v in contributors],
+                "train_seconds": [
+                    float(accepted[v][2].get("train-seconds", 0.0)) for v in contributors
+                ],
                 "bits_sent": int(sum(bits_per_vehicle.values())),
                 "energy_j": float(sum(info["energy"][v] for v in transmitted)),
             }
         )
-        metrics = MetricRecord({"train-loss": train_loss if train_loss is not None else float("nan")})
+        metrics = MetricRecord(
+            {"train-loss": train_loss if train_loss is not None else float("nan")}
+        )
         return ArrayRecord(new_state), metrics
 
     def _weight_guess(self, vehicle: int) -> float:
@@ -198,7 +222,9 @@ class ChannelAwareStrategy(FedAvg):
         """Evaluation is centralised on the held-out set (see ``evaluate_global``)."""
         return []
 
-    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]) -> MetricRecord | None:
+    def aggregate_evaluate(
+        self, server_round: int, replies: Iterable[Message]
+    ) -> MetricRecord | None:
         return None
 
     # -- centralised evaluation, history, progress ----------------------------------------------
@@ -260,7 +286,11 @@ class ChannelAwareStrategy(FedAvg):
     def summary(self) -> None:
         log.debug(
             "ChannelAwareStrategy: method=%s strategy=%s mode=%s bits=%s vehicles=%d",
-            self.cfg.federation.method, self.cfg.federation.strategy, self.mode, self.bits, len(self.vehicles),
+            self.cfg.federation.method,
+            self.cfg.federation.strategy,
+            self.mode,
+            self.bits,
+            len(self.vehicles),
         )
 
 
@@ -270,11 +300,9 @@ def emit(progress: Progress | None, event: dict[str, Any]) -> None:
         return
     try:
         progress(event)
-    except Exception:  # noqa: BLE001 - the run matters more than its display
+    except Exception:  # the run matters more than its display
         log.exception("progress callback failed")
 
 
 def out_dir_for(cfg: RunConfig) -> Path:
     return Path(cfg.output_dir) / cfg.run_name()
-
-

@@ -59,7 +59,9 @@ def test_sampling_is_seeded_sorted_and_sized() -> None:
     a = common.sample_vehicles(3, 1, pool, 0.3)
     assert a == common.sample_vehicles(3, 1, list(reversed(pool)), 0.3)
     assert len(a) == 3 and a == sorted(a)
-    assert common.sample_vehicles(3, 2, pool, 0.3) != a or common.sample_vehicles(4, 1, pool, 0.3) != a
+    assert (
+        common.sample_vehicles(3, 2, pool, 0.3) != a or common.sample_vehicles(4, 1, pool, 0.3) != a
+    )
     assert common.sample_vehicles(0, 0, pool, 1.0) == pool
     assert len(common.sample_vehicles(0, 0, pool, 0.01)) == 1
     assert common.seed_for(1, 2, 3) == common.seed_for(1, 2, 3) != common.seed_for(1, 2, 4)
@@ -85,9 +87,20 @@ def test_results_folder_atomic_and_summary(tmp_path) -> None:
     assert (tmp_path / "run" / "config.toml").read_text() == cfg.to_toml()
     assert not is_done(tmp_path / "run")
     for r in (1, 2):
-        rec.add_round({"round": r, "top1": [0.1 * r, 0.2 * r], "fleet_top1": 0.2, "delivered_depths": [0, 2],
-                       "bits_sent": 10, "energy_j": 0.5, "failures": 0, "rejected": r - 1,
-                       "wall_s": 1.0, "train_loss": float("nan")})
+        rec.add_round(
+            {
+                "round": r,
+                "top1": [0.1 * r, 0.2 * r],
+                "fleet_top1": 0.2,
+                "delivered_depths": [0, 2],
+                "bits_sent": 10,
+                "energy_j": 0.5,
+                "failures": 0,
+                "rejected": r - 1,
+                "wall_s": 1.0,
+                "train_loss": float("nan"),
+            }
+        )
     rec.save_model({"blocks.0.w": torch.ones(2)})
     summary = rec.finish({"extra": 1})
     assert is_done(tmp_path / "run")
@@ -137,20 +150,36 @@ class NormNet(nn.Module):
 
 
 def _train_message(cfg: RunConfig, state: dict[str, torch.Tensor], **config) -> Message:
-    record = ConfigRecord({common.CONFIG_KEY: cfg.to_json(), "server-round": 1, "run-key": "0-x",
-                           "train-depth": -1, "prox-mu": 0.0, "local-seed": 1, **config})
+    record = ConfigRecord(
+        {
+            common.CONFIG_KEY: cfg.to_json(),
+            "server-round": 1,
+            "run-key": "0-x",
+            "train-depth": -1,
+            "prox-mu": 0.0,
+            "local-seed": 1,
+            **config,
+        }
+    )
     content = RecordDict({"arrays": ArrayRecord(state), "config": record})
     return Message(content=content, dst_node_id=7, message_type="train")
 
 
 def _context(pid: int = 0) -> Context:
-    return Context(run_id=1, node_id=7, node_config={"partition-id": pid, "num-partitions": 3},
-                   state=RecordDict(), run_config={})
+    return Context(
+        run_id=1,
+        node_id=7,
+        node_config={"partition-id": pid, "num-partitions": 3},
+        state=RecordDict(),
+        run_config={},
+    )
 
 
 @pytest.fixture()
 def norm_net(monkeypatch):
-    monkeypatch.setattr(common, "build", lambda cfg, seed=None: NormNet(common.n_inputs(cfg), common.n_classes(cfg)))
+    monkeypatch.setattr(
+        common, "build", lambda cfg, seed=None: NormNet(common.n_inputs(cfg), common.n_classes(cfg))
+    )
     return NormNet
 
 
@@ -169,12 +198,16 @@ def test_fedbn_norms_never_leave_the_vehicle(norm_net) -> None:
     kept = context.state["fedbn-0-x"].to_torch_state_dict()
     assert kept and all(".norm." in k for k in kept)
     metrics = reply.content["metrics"]
-    assert {"num-examples", "train-loss", "train-seconds", "acc-exit-1", "acc-exit-2"} <= set(metrics)
+    assert {"num-examples", "train-loss", "train-seconds", "acc-exit-1", "acc-exit-2"} <= set(
+        metrics
+    )
     # next round: the vehicle's own running statistics come back, not the server's
     reply2 = app(_train_message(cfg, state), context)
     assert not reply2.has_error()
     kept2 = context.state["fedbn-0-x"].to_torch_state_dict()
-    assert int(kept2["blocks.0.norm.num_batches_tracked"]) > int(kept["blocks.0.norm.num_batches_tracked"])
+    assert int(kept2["blocks.0.norm.num_batches_tracked"]) > int(
+        kept["blocks.0.norm.num_batches_tracked"]
+    )
 
 
 def test_fedavg_sends_everything_and_planned_depth_cuts(norm_net) -> None:
@@ -209,7 +242,9 @@ def test_strategy_counts_failures_and_rejects_bad_updates() -> None:
     cfg = tiny("channel.snr_db=40")
     strategy = ChannelAwareStrategy(cfg, vehicles={0: 100, 1: 101, 2: 102})
     before = {k: v.clone() for k, v in strategy.global_state.items()}
-    messages = list(strategy.configure_train(1, strategy.initial_arrays(), ConfigRecord(), grid=None))
+    messages = list(
+        strategy.configure_train(1, strategy.initial_arrays(), ConfigRecord(), grid=None)
+    )
     assert sorted(m.metadata.dst_node_id for m in messages) == [100, 101, 102]
     assert json.loads(messages[0].content["config"][common.CONFIG_KEY])["seed"] == cfg.seed
     by_node = {m.metadata.dst_node_id: m for m in messages}
@@ -219,7 +254,9 @@ def test_strategy_counts_failures_and_rejects_bad_updates() -> None:
 
     def reply(node: int, state) -> Message:
         metrics = MetricRecord({"num-examples": 10, "train-loss": 1.0, "train-seconds": 0.1})
-        return Message(RecordDict({"arrays": ArrayRecord(state), "metrics": metrics}), reply_to=by_node[node])
+        return Message(
+            RecordDict({"arrays": ArrayRecord(state), "metrics": metrics}), reply_to=by_node[node]
+        )
 
     replies = [
         reply(100, good),

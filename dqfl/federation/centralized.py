@@ -37,8 +37,15 @@ def run_centralized(
     for r in range(1, fed.rounds + 1):
         t0 = time.perf_counter()
         result = train_local(
-            model, x, y, epochs=fed.local_epochs, batch_size=fed.batch_size, lr=fed.lr,
-            optimizer=fed.optimizer, seed=common.seed_for(cfg.seed, r - 1, 0), distill=fed.distill,
+            model,
+            x,
+            y,
+            epochs=fed.local_epochs,
+            batch_size=fed.batch_size,
+            lr=fed.lr,
+            optimizer=fed.optimizer,
+            seed=common.seed_for(cfg.seed, r - 1, 0),
+            distill=fed.distill,
         )
         top1 = [float(a) for a in evaluate(model, xt, yt)]
         row = {
@@ -57,9 +64,22 @@ def run_centralized(
         }
         recorder.add_round(row)
         if progress is not None:
-            progress({"event": "round", "point": point, "n_points": n_points, "label": cfg.run_name(),
-                      "round": r, "rounds": fed.rounds, "top1": top1, "fleet_top1": top1[-1],
-                      "depths": [], "failures": 0, "rejected": 0, "wall_s": row["wall_s"]})
+            progress(
+                {
+                    "event": "round",
+                    "point": point,
+                    "n_points": n_points,
+                    "label": cfg.run_name(),
+                    "round": r,
+                    "rounds": fed.rounds,
+                    "top1": top1,
+                    "fleet_top1": top1[-1],
+                    "depths": [],
+                    "failures": 0,
+                    "rejected": 0,
+                    "wall_s": row["wall_s"],
+                }
+            )
     recorder.save_model(model.state_dict())
     params = common.parameter_split(model)
     return recorder.finish(

@@ -31,22 +31,14 @@ _MAX_CACHED = 4096
 
 
 def config_to_json(cfg: RunConfig) -> str:
-    """The run's config as the JSON the vehicles receive (see :func:`config_from_json`)."""
+    """The run's config as the JSON the vehicles receive (whole config: one engine, many runs)."""
     return cfg.to_json()
 
 
 def config_from_json(text: str) -> RunConfig:
-    """Inverse of :func:`config_to_json`, tolerant of the derived ``data.seed`` field.
+    from dqfl.config import from_json
 
-    ``RunConfig.to_json`` writes ``data.seed`` (the run seed copied in) but the loader rejects it
-    as a user key, so it is dropped here: the top-level ``seed`` drives the data anyway.
-    """
-    from dqfl.config import from_dict
-
-    values = json.loads(text)
-    if isinstance(values.get("data"), dict):
-        values["data"].pop("seed", None)
-    return from_dict(values).validate()
+    return from_json(text)
 
 
 def data_key(cfg: RunConfig) -> str:
@@ -155,10 +147,14 @@ def uplink_mode(method: str) -> str:
 
 def seed_for(seed: int, round_idx: int, vehicle_id: int) -> int:
     """Seed of one vehicle's local training in one round: independent of scheduling order."""
-    return int(np.random.SeedSequence([int(seed), int(round_idx), int(vehicle_id)]).generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([int(seed), int(round_idx), int(vehicle_id)]).generate_state(1)[0]
+    )
 
 
-def sample_vehicles(seed: int, round_idx: int, vehicles: Sequence[int], fraction: float) -> list[int]:
+def sample_vehicles(
+    seed: int, round_idx: int, vehicles: Sequence[int], fraction: float
+) -> list[int]:
     """The round's participants: ``ceil(fraction * n)`` (at least one), seeded per round."""
     pool = sorted(int(v) for v in vehicles)
     if not pool:

@@ -24,7 +24,7 @@ def _emit(progress: Progress | None, event: dict[str, Any]) -> None:
     if progress is not None:
         try:
             progress(event)
-        except Exception:  # noqa: BLE001 - a display bug must not stop a sweep
+        except Exception:  # a display bug must not stop a sweep
             logging.getLogger("dqfl.federation").exception("progress callback failed")
 
 
@@ -54,19 +54,43 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
     for i, (cfg, out) in enumerate(points):
         if is_done(out):
             summaries[i] = read_summary(out)
-            _emit(progress, {"event": "point_skipped", "point": i, "n_points": n,
-                             "label": cfg.run_name(), "out_dir": str(out),
-                             "summary": summaries[i]})
+            _emit(
+                progress,
+                {
+                    "event": "point_skipped",
+                    "point": i,
+                    "n_points": n,
+                    "label": cfg.run_name(),
+                    "out_dir": str(out),
+                    "summary": summaries[i],
+                },
+            )
         elif cfg.federation.method == "centralized":
             from dqfl.federation.centralized import run_centralized
 
-            _emit(progress, {"event": "point_start", "point": i, "n_points": n,
-                             "label": cfg.run_name(), "rounds": cfg.federation.rounds,
-                             "out_dir": str(out)})
+            _emit(
+                progress,
+                {
+                    "event": "point_start",
+                    "point": i,
+                    "n_points": n,
+                    "label": cfg.run_name(),
+                    "rounds": cfg.federation.rounds,
+                    "out_dir": str(out),
+                },
+            )
             summaries[i] = run_centralized(cfg, out, progress, i, n)
-            _emit(progress, {"event": "point_done", "point": i, "n_points": n,
-                             "label": cfg.run_name(), "out_dir": str(out),
-                             "summary": summaries[i]})
+            _emit(
+                progress,
+                {
+                    "event": "point_done",
+                    "point": i,
+                    "n_points": n,
+                    "label": cfg.run_name(),
+                    "out_dir": str(out),
+                    "summary": summaries[i],
+                },
+            )
         else:
             federated.append((i, (cfg, out)))
     if federated:
@@ -117,8 +141,8 @@ def _quiet_flower() -> Callable[[], None]:
 
     logger = logging.getLogger("flwr")
     level = logger.level
-    logger.setLevel(logging.WARNING)
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    logger.setLevel(logging.ERROR)
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     catcher = warnings.catch_warnings()
     catcher.__enter__()

@@ -91,8 +91,10 @@ class RunRecorder:
 
         buffer = io.BytesIO()
         torch.save(
-            {"state_dict": {k: v.detach().cpu() for k, v in state.items()},
-             "config": self.cfg.to_json()},
+            {
+                "state_dict": {k: v.detach().cpu() for k, v in state.items()},
+                "config": self.cfg.to_json(),
+            },
             buffer,
         )
         atomic_write_bytes(self.out_dir / MODEL, buffer.getvalue())
@@ -101,7 +103,9 @@ class RunRecorder:
         """Summary from the history plus ``extra``; written last (the completion marker)."""
         summary = summarise(self.cfg, self.rows)
         summary.update(_clean(extra))
-        atomic_write_text(self.out_dir / SUMMARY, json.dumps(_clean(summary), indent=2, sort_keys=True))
+        atomic_write_text(
+            self.out_dir / SUMMARY, json.dumps(_clean(summary), indent=2, sort_keys=True)
+        )
         return summary
 
 
@@ -110,7 +114,9 @@ def summarise(cfg: RunConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
     last = rows[-1] if rows else {}
     top1 = last.get("top1") or []
     best = [
-        max((r["top1"][i] for r in rows if r.get("top1") and r["top1"][i] is not None), default=None)
+        max(
+            (r["top1"][i] for r in rows if r.get("top1") and r["top1"][i] is not None), default=None
+        )
         for i in range(len(top1))
     ]
     depths = [d for r in rows for d in r.get("delivered_depths", [])]

@@ -27,8 +27,22 @@ def density_exits(
     angles: torch.Tensor | None = None,
     reupload: bool = False,
 ) -> list[torch.Tensor]:
-    """Exact noisy exits. ``psi0`` (B, D) is the encoded start state; ``angles`` (B, n) are the
-    RY angles of an angle encoding (noise after those RY gates; re-uploaded if asked)."""
+    """Exact noisy exit probabilities (B, D), one per layer (see :func:`density_states`)."""
+    states = density_states(psi0, params, n_qubits, noise, angles, reupload)
+    return [density.probabilities(r) for r in states]
+
+
+def density_states(
+    psi0: torch.Tensor,
+    params: list[tuple[torch.Tensor, torch.Tensor]],
+    n_qubits: int,
+    noise: NoiseModel,
+    angles: torch.Tensor | None = None,
+    reupload: bool = False,
+) -> list[torch.Tensor]:
+    """Exact noisy density matrices (B, D, D) after every layer. ``psi0`` (B, D) is the encoded
+    start state; ``angles`` (B, n) are the RY angles of an angle encoding (noise after those RY
+    gates; re-uploaded if asked)."""
     cdt = gates.complex_dtype(psi0.dtype)
     s1, s2 = noise.gate_superop(False), noise.gate_superop(True)
     rho = density.from_statevector(psi0.to(cdt))
@@ -54,7 +68,7 @@ def density_exits(
             rho = noisy(density.apply_1q(rho, singles[i], i, n), (i,), s1)
         for i, pair in enumerate(ring_pairs(n)):
             rho = noisy(density.apply_2q(rho, doubles[i], pair, n), pair, s2)
-        out.append(density.probabilities(rho))
+        out.append(rho)
     return out
 
 

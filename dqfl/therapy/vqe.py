@@ -35,9 +35,9 @@ class VQEConfig:
     layers: int = DEFAULT_LAYERS
     shots: int | None = 1024  # None: exact expectation values
     noise: NoiseModel | None = field(default_factory=NoiseModel)  # None: noiseless
-    max_evals: int = 400
+    max_evals: int = 500
     cobyla_share: float = 0.75
-    rhobeg: float = 0.5
+    rhobeg: float = 0.3
     tol: float = 1e-3
     cvar_alpha: float = 1.0  # 1.0: plain expectation value
     init: str = "plus"  # see ansatz.initial_params
