@@ -17,6 +17,8 @@ from dqfl.aggregation import block_index
 from dqfl.config import RunConfig
 from dqfl.federation import common
 
+common.avoid_llvm_clash()
+
 app = ClientApp()
 
 _FEDBN_PREFIX = "fedbn-"

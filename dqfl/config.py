@@ -34,9 +34,9 @@ class FederationConfig:
 
     method: str = "dqfl"
     strategy: str = "fedavg"
-    rounds: int = 10
+    rounds: int = 15
     fraction: float = 1.0
-    local_epochs: int = 1
+    local_epochs: int = 2
     batch_size: int = 32
     lr: float = 0.05
     optimizer: str = "adam"

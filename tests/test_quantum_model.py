@@ -104,3 +104,12 @@ def test_build_model_and_validation():
 def test_draw_mentions_gates():
     text = DQNN(4, 2, 3).draw()
     assert "U3" in text and "Probs" in text
+
+
+@pytest.mark.parametrize("simulator", ["dense", "gatewise"])
+def test_both_torch_simulators_agree(simulator):
+    a = DQNN(8, 2, 5, dtype=torch.float64, simulator=simulator)
+    b = DQNN(8, 2, 5, backend="pennylane", dtype=torch.float64)
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(3, 256, dtype=torch.float64)
+    _compare(a, b, x, 1e-8)

@@ -23,6 +23,21 @@ if TYPE_CHECKING:
     from dqfl.config import RunConfig
 
 QUANTUM_METHODS = ("dqfl", "qfl", "centralized")
+
+
+def avoid_llvm_clash() -> None:
+    """Keep Triton out of processes that Flower's simulation loads TensorFlow into.
+
+    ``flwr.simulation`` imports TensorFlow when it is installed; torch's optimisers import
+    ``torch._dynamo``, which probes Triton; TensorFlow and Triton each bundle LLVM, and loading
+    both aborts the process ("Option ... registered more than once"). Triton is GPU-only, so on
+    this CPU simulator it is hidden (torch then reports it as unavailable).
+    """
+    import sys
+
+    if "triton" not in sys.modules and "torch._dynamo" not in sys.modules:
+        sys.modules["triton"] = None  # type: ignore[assignment]
+
 CONFIG_KEY = "dqfl-config"
 
 _PARTITIONS: dict[tuple[str, int], tuple[Any, Any]] = {}

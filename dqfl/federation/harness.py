@@ -67,6 +67,9 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
             )
         elif cfg.federation.method == "centralized":
             from dqfl.federation.centralized import run_centralized
+            from dqfl.federation.common import avoid_llvm_clash
+
+            avoid_llvm_clash()
 
             _emit(
                 progress,
@@ -112,6 +115,9 @@ def run_one(cfg: RunConfig, out_dir: Path, progress: Progress | None = None) -> 
 
 def simulate(points: Sequence[Point], progress: Progress | None = None) -> list[dict[str, Any]]:
     """All ``points`` inside one start of Flower's simulation engine (Ray)."""
+    from dqfl.federation.common import avoid_llvm_clash
+
+    avoid_llvm_clash()
     from flwr.simulation import run_simulation
 
     from clients.client_app import app as client_app

@@ -25,6 +25,7 @@ from dqfl.quantum.noise import NoiseModel
 from dqfl.quantum.readout import make_readout
 
 DENSITY_MAX_QUBITS = 6
+DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, CPU): dense GEMMs win up to 6 qubits
 
 
 class DQNNBlock(nn.Module):
@@ -63,6 +64,8 @@ class DQNN(nn.Module):
             (n <= 6 with ``noise_method="auto"``) or ``n_trajectories`` trajectories.
         seed: seeds the parameter initialisation (angles uniform in ±pi*init_scale).
         dtype: float32 (complex64 simulation) or float64 (complex128).
+        simulator: noiseless torch path: ``dense`` (per-layer unitaries as real GEMMs),
+            ``gatewise`` (Kronecker halves + CU3 on the state) or ``auto`` (dense up to 6 qubits).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class DQNN(nn.Module):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         diff_method: str = "best",
+        simulator: str = "auto",
     ):
         super().__init__()
         if n_qubits < 2:
@@ -101,6 +105,9 @@ class DQNN(nn.Module):
         self.n_qubits, self.n_layers, self.n_classes = n_qubits, n_layers, n_classes
         self.backend, self.encoding, self.reupload = backend, encoding, reupload
         self.readout_kind = readout
+        if simulator not in ("auto", "dense", "gatewise"):
+            raise DqflError(f"simulator must be auto, dense or gatewise; got {simulator!r}")
+        self.simulator = simulator
         self.noise = noise or NoiseModel()
         if noise_method == "auto":
             noise_method = "density" if n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
@@ -172,7 +179,16 @@ class DQNN(nn.Module):
         return probs
 
     def _statevector_exits(self, psi0, angles, params) -> list[torch.Tensor]:
-        psi = psi0
+        if not (self.reupload and angles is not None):
+            u3 = torch.stack([p[0] for p in params])
+            cu3 = torch.stack([p[1] for p in params])
+            sim = self.simulator
+            if sim == "auto":
+                sim = "dense" if self.n_qubits <= DENSE_MAX_QUBITS else "gatewise"
+            if sim == "dense":
+                return sv.dense_exits(psi0, u3, cu3)
+            return sv.gatewise_exits(psi0, u3, cu3)
+        psi = psi0  # re-uploading: per-sample RY between layers, one layer at a time
         out = []
         for layer, (u3, cu3) in enumerate(params):
             if self.reupload and angles is not None and layer > 0:
