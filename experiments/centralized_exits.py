@@ -4,7 +4,7 @@ Pools every vehicle's partition (the upper bound that federation is compared aga
 with the default model and training settings, and evaluates each exit on the held-out test set.
 Runs in about a minute on two CPU cores.
 
-    python experiments/centralized_exits.py [--epochs 5] [--readout born] [--seed 0]
+    python experiments/centralized_exits.py [--epochs 10] [--readout born] [--seed 0]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def pooled_training_set(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--readout", default="born")
@@ -35,7 +35,10 @@ def main() -> None:
     ap.add_argument("--alphabet", default="digits")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--distill", type=float, default=0.0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (0: leave as is)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     dcfg = DataConfig(seed=args.seed, alphabet=args.alphabet)
     x, y = pooled_training_set(dcfg)

@@ -32,7 +32,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_port(port: int, timeout: float) -> None:
+def _wait_port(port: int, timeout: float, logs: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as s:
@@ -40,17 +40,46 @@ def _wait_port(port: int, timeout: float) -> None:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.3)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout:.0f}s")
+    raise TimeoutError(f"nothing on 127.0.0.1:{port} after {timeout:.0f}s; logs in {logs}")
+
+
+def _descendants(pids: list[int]) -> list[int]:
+    """Every live descendant of ``pids`` (Flower detaches SuperExec/app processes into their
+    own sessions, so killing our process groups alone would leave them running)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, stack = [], list(pids)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM each launched process group, then SIGKILL what is left."""
+    """SIGTERM everything launched (and its descendants), then SIGKILL what is left."""
+    extra = _descendants([p.pid for p in procs])
     for proc in reversed(procs):
         if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+    for pid in extra:
+        _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + 10
     for proc in reversed(procs):
         try:
@@ -61,6 +90,10 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             except ProcessLookupError:
                 pass
             proc.wait(timeout=5)
+    time.sleep(1.0)
+    for pid in extra:
+        if Path(f"/proc/{pid}").exists():
+            _signal(pid, signal.SIGKILL)
 
 
 def commands(link_port: int, node_ports: list[int], run_config: str) -> list[list[str]]:
@@ -138,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     env = {
         **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "FLWR_HOME": str(flwr_home),
         "FLWR_TELEMETRY_ENABLED": "0",
         "FLWR_DISABLE_UPDATE_CHECK": "1",
@@ -164,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             if i == 0:
-                _wait_port(link_port, 30)
+                _wait_port(link_port, 30, logs)
         run_log = open(logs / "flwr-run.log", "wb")
         handles.append(run_log)
         procs.append(

@@ -22,6 +22,7 @@ from dqfl.federation.results import RunRecorder, is_done, read_summary
 from server.strategy import ChannelAwareStrategy, Progress, emit, out_dir_for
 
 log = logging.getLogger("dqfl.federation")
+common.avoid_llvm_clash()
 
 Point = tuple[RunConfig, Path]
 

@@ -106,7 +106,7 @@ def test_draw_mentions_gates():
     assert "U3" in text and "Probs" in text
 
 
-@pytest.mark.parametrize("simulator", ["dense", "gatewise"])
+@pytest.mark.parametrize("simulator", ["dense", "gatewise", "fused"])
 def test_both_torch_simulators_agree(simulator):
     a = DQNN(8, 2, 5, dtype=torch.float64, simulator=simulator)
     b = DQNN(8, 2, 5, backend="pennylane", dtype=torch.float64)

@@ -23,22 +23,25 @@ if TYPE_CHECKING:
     from dqfl.config import RunConfig
 
 QUANTUM_METHODS = ("dqfl", "qfl", "centralized")
+CONFIG_KEY = "dqfl-config"
 
 
 def avoid_llvm_clash() -> None:
-    """Keep Triton out of processes that Flower's simulation loads TensorFlow into.
+    """Never load TensorFlow and Triton into one process.
 
-    ``flwr.simulation`` imports TensorFlow when it is installed; torch's optimisers import
-    ``torch._dynamo``, which probes Triton; TensorFlow and Triton each bundle LLVM, and loading
-    both aborts the process ("Option ... registered more than once"). Triton is GPU-only, so on
-    this CPU simulator it is hidden (torch then reports it as unavailable).
+    ``flwr.simulation`` imports TensorFlow whenever it is installed; torch's optimisers import
+    ``torch._dynamo``, which probes Triton; both bundle LLVM, and loading the two aborts the
+    process ("Option ... registered more than once"). Neither is used here (CPU torch), so: if
+    TensorFlow is not loaded yet, hide it (Flower then treats it as absent); if it is (a Ray
+    worker, where Flower's actor module loaded it first), hide Triton instead.
     """
     import sys
 
-    if "triton" not in sys.modules and "torch._dynamo" not in sys.modules:
+    if "tensorflow" not in sys.modules:
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
+    elif "triton" not in sys.modules and "torch._dynamo" not in sys.modules:
         sys.modules["triton"] = None  # type: ignore[assignment]
 
-CONFIG_KEY = "dqfl-config"
 
 _PARTITIONS: dict[tuple[str, int], tuple[Any, Any]] = {}
 _TEST_SETS: dict[str, tuple[Any, Any]] = {}

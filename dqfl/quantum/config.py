@@ -26,7 +26,7 @@ class ModelConfig:
     reupload: bool = False
     backend: str = "torch"
     device: str = "default.qubit"
-    readout: str = "born"
+    readout: str = "expval"  # <Z_i> + rank-2 map: every exit usable, classical <= quantum
     init_scale: float = 1.0
     init_seed: int = 0
     # --- noise (all off by default) ---

@@ -25,7 +25,7 @@ from dqfl.quantum.noise import NoiseModel
 from dqfl.quantum.readout import make_readout
 
 DENSITY_MAX_QUBITS = 6
-DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, CPU): dense GEMMs win up to 6 qubits
+DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, 1 CPU thread): dense wins up to 6 qubits
 
 
 class DQNNBlock(nn.Module):
@@ -65,7 +65,8 @@ class DQNN(nn.Module):
         seed: seeds the parameter initialisation (angles uniform in ±pi*init_scale).
         dtype: float32 (complex64 simulation) or float64 (complex128).
         simulator: noiseless torch path: ``dense`` (per-layer unitaries as real GEMMs),
-            ``gatewise`` (Kronecker halves + CU3 on the state) or ``auto`` (dense up to 6 qubits).
+            ``fused`` (three fused gate blocks per layer), ``gatewise`` (Kronecker halves + each
+            CU3) or ``auto`` (dense up to 6 qubits, fused above; measured fastest on CPU).
     """
 
     def __init__(
@@ -105,8 +106,8 @@ class DQNN(nn.Module):
         self.n_qubits, self.n_layers, self.n_classes = n_qubits, n_layers, n_classes
         self.backend, self.encoding, self.reupload = backend, encoding, reupload
         self.readout_kind = readout
-        if simulator not in ("auto", "dense", "gatewise"):
-            raise DqflError(f"simulator must be auto, dense or gatewise; got {simulator!r}")
+        if simulator not in ("auto", "dense", "gatewise", "fused"):
+            raise DqflError(f"simulator must be auto, dense, fused or gatewise; got {simulator!r}")
         self.simulator = simulator
         self.noise = noise or NoiseModel()
         if noise_method == "auto":
@@ -184,9 +185,11 @@ class DQNN(nn.Module):
             cu3 = torch.stack([p[1] for p in params])
             sim = self.simulator
             if sim == "auto":
-                sim = "dense" if self.n_qubits <= DENSE_MAX_QUBITS else "gatewise"
+                sim = "dense" if self.n_qubits <= DENSE_MAX_QUBITS else "fused"
             if sim == "dense":
                 return sv.dense_exits(psi0, u3, cu3)
+            if sim == "fused":
+                return sv.fused_exits(psi0, u3, cu3)
             return sv.gatewise_exits(psi0, u3, cu3)
         psi = psi0  # re-uploading: per-sample RY between layers, one layer at a time
         out = []

@@ -59,8 +59,9 @@ def exact(qubo: Qubo) -> ExactResult:
     t0 = time.perf_counter()
     e = qubo.all_energies()
     i = int(np.argmin(e))
-    return ExactResult(e, index_to_bits(i, qubo.n), float(e[i]), float(e.max()),
-                       time.perf_counter() - t0)
+    return ExactResult(
+        e, index_to_bits(i, qubo.n), float(e[i]), float(e.max()), time.perf_counter() - t0
+    )
 
 
 def simulated_annealing(
@@ -75,8 +76,12 @@ def simulated_annealing(
     n = qubo.n
     bqm = dimod.BinaryQuadraticModel(
         {i: float(qubo.linear[i]) for i in range(n)},
-        {(i, j): float(qubo.quad[i, j]) for i in range(n) for j in range(i + 1, n)
-         if qubo.quad[i, j] != 0.0},
+        {
+            (i, j): float(qubo.quad[i, j])
+            for i in range(n)
+            for j in range(i + 1, n)
+            if qubo.quad[i, j] != 0.0
+        },
         float(qubo.offset),
         dimod.BINARY,
     )

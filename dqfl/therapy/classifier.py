@@ -47,8 +47,7 @@ class ClassifierConfig:
         if self.n_samples < 40:
             raise DqflError(f"classifier samples must be >= 40; got {self.n_samples}")
         if not 0 < self.test_fraction < 1:
-            raise DqflError(f"classifier test_fraction must be in (0, 1); got "
-                            f"{self.test_fraction}")
+            raise DqflError(f"classifier test_fraction must be in (0, 1); got {self.test_fraction}")
         if not 0 <= self.label_noise < 0.5:
             raise DqflError(f"classifier label_noise must be in [0, 0.5); got {self.label_noise}")
 
@@ -74,8 +73,9 @@ def build_vqc(n_qubits: int, layers: int, seed: int):
         def __init__(self) -> None:
             super().__init__()
             g = torch.Generator().manual_seed(seed)
-            self.theta = torch.nn.Parameter(0.1 * torch.randn(layers, 2, n_qubits, generator=g,
-                                                              dtype=torch.float64))
+            self.theta = torch.nn.Parameter(
+                0.1 * torch.randn(layers, 2, n_qubits, generator=g, dtype=torch.float64)
+            )
             self.scale = torch.nn.Parameter(torch.tensor(2.0, dtype=torch.float64))
             self.bias = torch.nn.Parameter(torch.tensor(0.0, dtype=torch.float64))
             self.n = n_qubits
@@ -204,19 +204,34 @@ def plot_boundary(model, scale, x_tr, y_tr, x_te, y_te, result: dict, path: Path
         prob = torch.sigmoid(model(scale(grid))).numpy().reshape(ss.shape)
     fig, ax = plt.subplots(figsize=(7, 5))
     cf = ax.contourf(ss, gg, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.55)
-    cs = ax.contour(ss, gg, prob, levels=[0.1, 0.25, 0.75, 0.9], colors="k", linewidths=0.6,
-                    linestyles="dotted")
+    cs = ax.contour(
+        ss, gg, prob, levels=[0.1, 0.25, 0.75, 0.9], colors="k", linewidths=0.6, linestyles="dotted"
+    )
     ax.clabel(cs, fmt="%.2f", fontsize=7)
     ax.contour(ss, gg, prob, levels=[0.5], colors="k", linewidths=1.6)
     ax.plot(s, np.sqrt(40.0 / s) - 1, "g--", lw=1, label="true rule S(1+G)^2 = 40")
     for xs, ys, filled in ((x_tr, y_tr, False), (x_te, y_te, True)):
         for label, marker, color in ((0, "o", "tab:blue"), (1, "s", "tab:red")):
             m = ys == label
-            ax.scatter(xs[m, 0], xs[m, 1], marker=marker, s=16, edgecolors=color,
-                       facecolors=color if filled else "none", linewidths=0.8)
+            ax.scatter(
+                xs[m, 0],
+                xs[m, 1],
+                marker=marker,
+                s=16,
+                edgecolors=color,
+                facecolors=color if filled else "none",
+                linewidths=0.8,
+            )
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(0.01, 1.2)
+    ax.set_xticks([3, 5, 10, 20, 40, 80])
+    ax.set_yticks([0.01, 0.03, 0.1, 0.3, 1.0])
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(ScalarFormatter())
+        axis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("tumour size (mm)")
     ax.set_ylabel("growth rate (volume fraction / month)")
     ax.set_title(
@@ -225,8 +240,12 @@ def plot_boundary(model, scale, x_tr, y_tr, x_te, y_te, result: dict, path: Path
         fontsize=9,
     )
     fig.colorbar(cf, ax=ax, label="p(aggressive)")
-    ax.legend(loc="lower left", fontsize=8, title="circles indolent, squares aggressive;\n"
-              "hollow train, filled test", title_fontsize=7)
+    ax.legend(
+        loc="lower left",
+        fontsize=8,
+        title="circles indolent, squares aggressive;\nhollow train, filled test",
+        title_fontsize=7,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)

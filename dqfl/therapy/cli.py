@@ -1,7 +1,8 @@
 """`dqfl therapy`: plan one patient, benchmark the solvers, train the tumour classifier.
 
 Heavy imports stay inside the commands so that ``dqfl --help`` is fast. User mistakes raise
-:class:`dqfl.errors.DqflError`; the top-level ``dqfl`` entry point prints ``error: ...`` and exits 2.
+:class:`dqfl.errors.DqflError`; the top-level ``dqfl`` entry point prints ``error: ...`` and
+exits 2.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -24,7 +26,6 @@ app = typer.Typer(
 def _console():
     """Rich console; 120 columns when not a terminal (rich's 80 would squeeze the tables)."""
     from rich.console import Console
-
 
     probe = Console()
     return probe if probe.is_terminal else Console(width=120)
@@ -56,17 +57,21 @@ def _plan_text(enc, bits) -> str:
 
 @app.command()
 def plan(
-    patient: Path | None = typer.Option(None, "--patient", help="Patient JSON file."),
-    seed: int | None = typer.Option(None, "--seed", help="Synthetic patient seed (default 0)."),
-    json_out: Path | None = typer.Option(None, "--json", help="Write QUBO and plans as JSON."),
-    slots: int = typer.Option(2, help="Sequence slots."),
-    levels: str = typer.Option("1.0", help="Comma-separated dose levels (fractions)."),
-    budget: int = typer.Option(500, help="Cost-function evaluations per solver."),
-    shots: int = typer.Option(1024, help="Shots per VQE evaluation."),
-    noise: str = typer.Option("default", help="VQE noise: 'default' or 'none'."),
-    layers: int = typer.Option(6, help="Ansatz layers."),
-    cvar: float = typer.Option(1.0, help="CVaR alpha for the VQE objective (1 = mean)."),
-    solver_seed: int = typer.Option(0, help="Seed of the solvers."),
+    patient: Annotated[Path | None, typer.Option("--patient", help="Patient JSON file.")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Synthetic patient seed (default 0).")
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write QUBO and plans as JSON.")
+    ] = None,
+    slots: Annotated[int, typer.Option(help="Sequence slots.")] = 2,
+    levels: Annotated[str, typer.Option(help="Comma-separated dose levels (fractions).")] = "1.0",
+    budget: Annotated[int, typer.Option(help="Cost-function evaluations per solver.")] = 500,
+    shots: Annotated[int, typer.Option(help="Shots per VQE evaluation.")] = 1024,
+    noise: Annotated[str, typer.Option(help="VQE noise: 'default' or 'none'.")] = "default",
+    layers: Annotated[int, typer.Option(help="Ansatz layers.")] = 6,
+    cvar: Annotated[float, typer.Option(help="CVaR alpha for the VQE objective (1 = mean).")] = 1.0,
+    solver_seed: Annotated[int, typer.Option(help="Seed of the solvers.")] = 0,
 ) -> None:
     """Plan one patient with VQE, SA and GA and compare with the exact optimum."""
     from rich.table import Table
@@ -204,18 +209,24 @@ def plan(
 
 @app.command()
 def benchmark(
-    patients: int = typer.Option(4, help="Synthetic patients (seeds 0..N-1 + offset)."),
-    seeds: int = typer.Option(2, help="Solver seeds per patient."),
-    out: Path = typer.Option(Path("docs"), help="Output folder (table; figures/ below it)."),
-    budget: int = typer.Option(500, help="Cost-function evaluations per run."),
-    shots: int = typer.Option(1024, help="Shots per noisy VQE evaluation."),
-    layers: int = typer.Option(6, help="Ansatz layers."),
-    slots: int = typer.Option(2, help="Sequence slots."),
-    levels: str = typer.Option("1.0", help="Comma-separated dose levels."),
-    offset: int = typer.Option(0, help="First synthetic patient seed."),
-    cvar: float = typer.Option(1.0, help="CVaR alpha of the VQE objective."),
-    eps: float = typer.Option(0.01, help="Tolerance (fraction of the cost range) for 'converged'."),
-    solvers: str = typer.Option("VQE-noisy,VQE-ideal,SA,GA", help="Comma-separated solvers."),
+    patients: Annotated[int, typer.Option(help="Synthetic patients (seeds 0..N-1 + offset).")] = 4,
+    seeds: Annotated[int, typer.Option(help="Solver seeds per patient.")] = 2,
+    out: Annotated[Path, typer.Option(help="Output folder (table; figures/ below it).")] = Path(
+        "docs"
+    ),
+    budget: Annotated[int, typer.Option(help="Cost-function evaluations per run.")] = 500,
+    shots: Annotated[int, typer.Option(help="Shots per noisy VQE evaluation.")] = 1024,
+    layers: Annotated[int, typer.Option(help="Ansatz layers.")] = 6,
+    slots: Annotated[int, typer.Option(help="Sequence slots.")] = 2,
+    levels: Annotated[str, typer.Option(help="Comma-separated dose levels.")] = "1.0",
+    offset: Annotated[int, typer.Option(help="First synthetic patient seed.")] = 0,
+    cvar: Annotated[float, typer.Option(help="CVaR alpha of the VQE objective.")] = 1.0,
+    eps: Annotated[
+        float, typer.Option(help="Tolerance (fraction of the cost range) for 'converged'.")
+    ] = 0.01,
+    solvers: Annotated[
+        str, typer.Option(help="Comma-separated solvers.")
+    ] = "VQE-noisy,VQE-ideal,SA,GA",
 ) -> None:
     """Benchmark VQE vs SA vs GA over synthetic patients; writes Markdown, CSV and PNGs.
 
@@ -289,12 +300,14 @@ def benchmark(
 
 @app.command()
 def classify(
-    out: Path = typer.Option(Path("docs/figures/therapy_classifier.png"), help="Boundary PNG."),
-    seed: int = typer.Option(0, help="Data and training seed."),
-    qubits: int = typer.Option(2, help="Qubits of the classifier (2-4)."),
-    layers: int = typer.Option(3, help="Variational layers."),
-    epochs: int = typer.Option(60, help="Training epochs."),
-    samples: int = typer.Option(400, help="Synthetic tumours (train + test)."),
+    out: Annotated[Path, typer.Option(help="Boundary PNG.")] = Path(
+        "docs/figures/therapy_classifier.png"
+    ),
+    seed: Annotated[int, typer.Option(help="Data and training seed.")] = 0,
+    qubits: Annotated[int, typer.Option(help="Qubits of the classifier (2-4).")] = 2,
+    layers: Annotated[int, typer.Option(help="Variational layers.")] = 3,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 60,
+    samples: Annotated[int, typer.Option(help="Synthetic tumours (train + test).")] = 400,
 ) -> None:
     """Train the variational quantum tumour classifier; plot its decision boundary."""
     from dqfl.therapy.classifier import ClassifierConfig, run_classifier

@@ -5,7 +5,8 @@ Placement (mirrored exactly by the PennyLane ``default.mixed`` reference circuit
 thermal relaxation (T1, T2) for ``gate_time_1q`` on that wire; after every CNOT, depolarizing
 ``p2`` then relaxation for ``gate_time_2q`` on each of its two wires. Idle qubits do not decohere
 (a simplification: it keeps the channel count linear in the gate count). Before measurement every
-qubit has a classical readout error: P(read 1 | 0) = ``readout_p01``, P(read 0 | 1) = ``readout_p10``.
+qubit has a classical readout error: P(read 1 | 0) = ``readout_p01``,
+P(read 0 | 1) = ``readout_p10``.
 
 Default values are of the order published for current superconducting devices (1q error 1e-3,
 2q error 1e-2, T1 100 us, T2 80 us, 50 ns / 300 ns gates, 1.5 % / 3 % readout errors).

@@ -7,7 +7,8 @@ argued about; it is *not* calibrated on clinical data. Draws for ``synthetic_pat
 * markers: PD-L1 tumour proportion score ~ Beta(0.8, 2); tumour mutational burden (mut/Mb)
   ~ LogNormal(ln 6, 0.8) clipped to [0.5, 80]; HER2-like chemo-sensitivity score ~ Beta(1.2, 3);
   EGFR-like radio-resistance score ~ Beta(1.2, 3)
-* history: prior chemotherapy with probability 0.5, its response (fractional shrinkage) ~ Beta(2, 2);
+* history: prior chemotherapy with probability 0.5, its response (fractional shrinkage)
+  ~ Beta(2, 2);
   prior radiotherapy with probability 0.3, using a fraction U(0.2, 0.8) of the lifetime
   radiation limit; prior immunotherapy with probability 0.15, response ~ Beta(2, 3)
 * organ function: renal GFR (ml/min/1.73m^2) ~ N(85 - 0.4 (age - 60), 18) clipped to [15, 130];
@@ -240,7 +241,9 @@ def synthetic_patient(seed: int) -> Patient:
     )
     chemo_max = 1.0 if (organ.renal_gfr < 45 or organ.cardiac_lvef < 45) else 2.0
     radio_max = round(2.0 * (1.0 - history.prior_radio_fraction) * 2) / 2
-    immuno_failed = history.prior_immuno_response is not None and history.prior_immuno_response < 0.2
+    immuno_failed = (
+        history.prior_immuno_response is not None and history.prior_immuno_response < 0.2
+    )
     limits = DoseLimits(chemo=chemo_max, radio=radio_max, immuno=1.0 if immuno_failed else 2.0)
     return Patient(f"synthetic-{seed}", age, markers, history, organ, limits)
 
@@ -254,7 +257,9 @@ def _check_keys(where: str, data: dict, cls: type) -> None:
     allowed = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise DqflError(f"{where}: unknown field '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise DqflError(
+            f"{where}: unknown field '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _section(data: dict, key: str, cls: type) -> Any:

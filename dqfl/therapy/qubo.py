@@ -18,8 +18,9 @@ Each term is a quadratic pseudo-Boolean function of the plan bits x (see :mod:`.
   cumulative dose. Triples over the maximum whose every pair is within it are only discouraged by
   the soft (D - T)^2 term (a quadratic cannot express them without slack variables).
 
-The hard-penalty strength is Lambda / w_dose (w_dose > 0 is required) with Lambda = 1.2 (largest possible gain from switching
-one variable on) + 0.5, so after weighting a violated constraint always costs more than it can gain.
+The hard-penalty strength is Lambda / w_dose (w_dose > 0 is required) with
+Lambda = 1.2 (largest possible gain from switching one variable on) + 0.5, so after weighting a
+violated constraint always costs more than it can gain.
 """
 
 from __future__ import annotations
@@ -72,8 +73,9 @@ class Qubo:
         return Qubo(self.n, self.linear * w, self.quad * w, self.offset * w)
 
     def __add__(self, other: Qubo) -> Qubo:
-        return Qubo(self.n, self.linear + other.linear, self.quad + other.quad,
-                    self.offset + other.offset)
+        return Qubo(
+            self.n, self.linear + other.linear, self.quad + other.quad, self.offset + other.offset
+        )
 
     def energy(self, bits: np.ndarray | list[int] | str) -> float:
         x = as_bits(bits, self.n).astype(float)
@@ -146,14 +148,20 @@ class TherapyProblem:
         maximum). That is "full-dose chemo + radio", plus immunotherapy for PD-L1-high tumours.
         """
         enc = self.encoding
-        lv = max((k for k, d in enumerate(enc.levels) if d <= 1.0), default=None,
-                 key=lambda k: enc.levels[k])
+        lv = max(
+            (k for k, d in enumerate(enc.levels) if d <= 1.0),
+            default=None,
+            key=lambda k: enc.levels[k],
+        )
         if lv is None:
             lv = int(np.argmin(enc.levels))
         dose = enc.levels[lv]
         x = np.zeros(self.n, dtype=np.uint8)
-        plan = {"chemo": range(enc.n_slots), "radio": range(1),
-                "immuno": range(enc.n_slots) if self.patient.markers.pdl1 >= 0.5 else range(0)}
+        plan = {
+            "chemo": range(enc.n_slots),
+            "radio": range(1),
+            "immuno": range(enc.n_slots) if self.patient.markers.pdl1 >= 0.5 else range(0),
+        }
         for m, name in enumerate(MODALITIES):
             used = 0.0
             for s in plan[name]:
@@ -163,8 +171,9 @@ class TherapyProblem:
         return x
 
 
-def build_problem(patient: Patient, encoding: PlanEncoding | None = None,
-                  weights: Weights | None = None) -> TherapyProblem:
+def build_problem(
+    patient: Patient, encoding: PlanEncoding | None = None, weights: Weights | None = None
+) -> TherapyProblem:
     """Assemble the four cost terms for one patient (see the module docstring)."""
     enc = encoding or PlanEncoding()
     w = weights or patient_weights(patient)
@@ -228,7 +237,7 @@ def build_problem(patient: Patient, encoding: PlanEncoding | None = None,
         dose.offset += target**2
         for a_pos, i in enumerate(idx):
             dose.add(i, i, d[i] ** 2 - 2 * target * d[i])
-            for j in idx[a_pos + 1:]:
+            for j in idx[a_pos + 1 :]:
                 dose.add(i, j, 2 * d[i] * d[j])
 
     gain = max(w.eff * (e[i] + synergy_gain[i]) for i in range(n))
@@ -241,7 +250,7 @@ def build_problem(patient: Patient, encoding: PlanEncoding | None = None,
         for a_pos, i in enumerate(idx):
             if d[i] > cap:
                 hard.add(i, i, 1.0)
-            for j in idx[a_pos + 1:]:
+            for j in idx[a_pos + 1 :]:
                 if slot[i] == slot[j] or d[i] + d[j] > cap:
                     hard.add(i, j, 1.0)
     dose = dose + hard.scaled(penalty / w.dose)  # w.dose > 0 is enforced by validation

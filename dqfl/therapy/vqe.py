@@ -7,9 +7,10 @@ from the noisy output distribution p(x) as sum_x p(x) E(x) because the Hamiltoni
 
 The plan *read out* at an evaluation is the most frequent bitstring among its shots (the mode of
 p(x) without shots); the plan returned is the lowest-cost plan read out over the run (a plan's cost
-is classically cheap to check, and SA and GA likewise return the best plan they produced). The convergence trace records that plan's cost, a conservative choice: taking
-the best of the 1024 sampled bitstrings would amount to 1024 classical cost evaluations per VQE
-evaluation (on 6 qubits, 64 plans, a brute-force search in disguise).
+is classically cheap to check, and SA and GA likewise return the best plan they produced). The
+convergence trace records the read-out plan's cost, a conservative choice: taking the best of the
+1024 sampled bitstrings would amount to 1024 classical cost evaluations per VQE evaluation (on 6
+qubits, 64 plans, a brute-force search in disguise).
 
 The final parameters are those with the lowest estimated energy; ``expected_cost`` and
 ``probabilities`` describe the exact noisy distribution they prepare (no shot noise).
