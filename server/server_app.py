@@ -199,6 +199,5 @@ app = ServerApp()
 @app.main()
 def main(grid: Grid, context: Context) -> None:
     """``flwr run .``: one run from the app's run config (dotted keys such as federation.rounds)."""
-    logging.basicConfig(level=logging.INFO)
     cfg = from_flat(dict(context.run_config))
     run_points_on_grid(grid, [(cfg, out_dir_for(cfg))], _log_progress, engine="flower-run")

@@ -78,7 +78,7 @@ class DQNN(nn.Module):
         encoding: str = "amplitude",
         device: str = "default.qubit",
         reupload: bool = False,
-        readout: str = "born",
+        readout: str = "expval",
         noise: NoiseModel | None = None,
         noise_method: str = "auto",
         n_trajectories: int = 32,

@@ -230,7 +230,8 @@ def benchmark(
 ) -> None:
     """Benchmark VQE vs SA vs GA over synthetic patients; writes Markdown, CSV and PNGs.
 
-    The defaults (4 patients x 2 seeds, 6 qubits) take about 2 minutes on 2 busy cores.
+    The defaults (4 patients x 2 seeds, 6 qubits) take about 2-3 minutes on 2 busy cores
+    (8 patients x 2 seeds: about 5 minutes).
     """
     import sys
 
