@@ -113,3 +113,17 @@ def test_both_torch_simulators_agree(simulator):
     b.load_state_dict(a.state_dict())
     x = torch.rand(3, 256, dtype=torch.float64)
     _compare(a, b, x, 1e-8)
+
+
+def test_shared_readout_map_rides_in_the_base_block():
+    m = DQNN(6, 3, 10, readout="shared")
+    keys = set(m.state_dict())
+    assert "blocks.0.readout.weight" in keys
+    assert not any(k.startswith(("blocks.1.readout.weight", "blocks.2.readout.weight")) for k in keys)
+    counts = m.parameter_counts()
+    assert counts["classical"][0] == 6 * 10 + 6 + 10
+    assert counts["classical"][1:] == [6 + 10, 6 + 10]
+    # the deepest exit's loss trains the shared class map in block 0
+    m(torch.rand(4, 64))[-1].sum().backward()
+    assert m.blocks[0].readout.weight.grad is not None
+    assert m.blocks[0].readout.weight.grad.abs().sum() > 0

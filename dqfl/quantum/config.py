@@ -12,7 +12,7 @@ from dqfl.errors import DqflError
 
 ENCODINGS = ("amplitude", "angle")
 BACKENDS = ("torch", "pennylane")
-READOUTS = ("born", "expval", "linear")
+READOUTS = ("shared", "born", "expval", "linear")
 NOISE_METHODS = ("auto", "density", "trajectories")
 
 
@@ -26,7 +26,7 @@ class ModelConfig:
     reupload: bool = False
     backend: str = "torch"
     device: str = "default.qubit"
-    readout: str = "expval"  # <Z_i> + rank-2 map: every exit usable, classical <= quantum
+    readout: str = "shared"  # <Z_i>, per-exit gains/biases, one class map in block 0
     init_scale: float = 1.0
     init_seed: int = 0
     # --- noise (all off by default) ---

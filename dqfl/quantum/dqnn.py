@@ -28,6 +28,11 @@ DENSITY_MAX_QUBITS = 6
 DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, 1 CPU thread): dense wins up to 6 qubits
 
 
+def _block_readout(kind: str, index: int) -> str:
+    """The shared readout's class map rides in the base block (always decoded first)."""
+    return "shared-base" if kind == "shared" and index == 0 else kind
+
+
 class DQNNBlock(nn.Module):
     """Layer l's circuit angles and exit l's readout (one aggregation unit)."""
 
@@ -78,7 +83,7 @@ class DQNN(nn.Module):
         encoding: str = "amplitude",
         device: str = "default.qubit",
         reupload: bool = False,
-        readout: str = "expval",
+        readout: str = "shared",
         noise: NoiseModel | None = None,
         noise_method: str = "auto",
         n_trajectories: int = 32,
@@ -117,7 +122,8 @@ class DQNN(nn.Module):
         self.noise_generator = torch.Generator().manual_seed(noise_seed)
         gen = torch.Generator().manual_seed(seed)
         self.blocks = nn.ModuleList(
-            DQNNBlock(n_qubits, n_classes, readout, init_scale, gen, dtype) for _ in range(n_layers)
+            DQNNBlock(n_qubits, n_classes, _block_readout(readout, i), init_scale, gen, dtype)
+            for i in range(n_layers)
         )
         self._pl = None
         if backend == "pennylane":
@@ -202,6 +208,9 @@ class DQNN(nn.Module):
 
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         probs = self.exit_probabilities(x, depth)
+        if self.readout_kind == "shared":
+            weight = self.blocks[0].readout.weight
+            return torch.stack([self.blocks[i].readout(p, weight) for i, p in enumerate(probs)])
         return torch.stack([self.blocks[i].readout(p) for i, p in enumerate(probs)])
 
     # ------------------------------------------------------------------ reporting

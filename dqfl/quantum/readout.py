@@ -3,7 +3,7 @@
 Every readout takes the exit's measured basis-state probabilities ``p`` (B, 2**n) (exact, noisy
 or shot-sampled) and returns logits (B, C):
 
-* ``born`` (default, C + 1 parameters): class c collects the probability of the basis states
+* ``born`` (C + 1 parameters): class c collects the probability of the basis states
   b with ``b % C == c`` (a fixed partition, so all 2**n outcomes are used); logits are
   ``scale * log(p_c + eps) + bias_c``. With scale 1 and bias 0 the softmax *is* the Born rule;
   the learned temperature and per-class offsets let one exit sharpen its decisions without
@@ -11,6 +11,10 @@ or shot-sampled) and returns logits (B, C):
 * ``expval``: <Z_i> of every qubit, then a rank-r linear map ``z A B + b`` (n r + r C + C).
 * ``linear``: <Z_i> then a full ``n x C`` affine map (n C + C); over budget at the defaults
   (90 per exit vs 48 circuit angles), kept only for comparison.
+* ``shared`` (the default): <Z_i> then ``(z * gain_l) W + bias_l``. The full map W (n C) lives in
+  the *base* block 0, which the uplink always delivers first, and every exit keeps only its own
+  per-qubit gains and class biases (n + C). It trains like ``linear`` but keeps the classical
+  part (n C + L (n + C)) below the circuit's 6 n L angles.
 """
 
 from __future__ import annotations
@@ -78,6 +82,30 @@ class ExpvalReadout(nn.Module):
         return z @ self.weight + self.bias
 
 
+class SharedReadout(nn.Module):
+    """<Z_i> scaled per exit, then a class map W shared by all exits and held by block 0."""
+
+    def __init__(
+        self,
+        n_qubits: int,
+        n_classes: int,
+        holds_map: bool,
+        dtype: torch.dtype = torch.float32,
+        generator: torch.Generator | None = None,
+    ):
+        super().__init__()
+        self.register_buffer("signs", z_signs(n_qubits, dtype), persistent=False)
+        if holds_map:
+            w = torch.randn(n_qubits, n_classes, generator=generator, dtype=dtype)
+            self.weight = nn.Parameter(w / n_qubits**0.5)
+        self.gain = nn.Parameter(torch.ones(n_qubits, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(n_classes, dtype=dtype))
+
+    def forward(self, probs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        z = probs @ self.signs.to(probs.dtype)
+        return (z * self.gain) @ weight + self.bias
+
+
 def make_readout(
     kind: str,
     n_qubits: int,
@@ -91,4 +119,6 @@ def make_readout(
         return ExpvalReadout(n_qubits, n_classes, rank=2, dtype=dtype, generator=generator)
     if kind == "linear":
         return ExpvalReadout(n_qubits, n_classes, rank=None, dtype=dtype, generator=generator)
-    raise ValueError(f"unknown readout {kind!r}; use born, expval or linear")
+    if kind in ("shared", "shared-base"):
+        return SharedReadout(n_qubits, n_classes, kind == "shared-base", dtype, generator)
+    raise ValueError(f"unknown readout {kind!r}; use born, expval, linear or shared")
