@@ -71,7 +71,7 @@ def train(message: Message, context: Context) -> Message:
         y,
         epochs=fed.local_epochs,
         batch_size=fed.batch_size,
-        lr=fed.lr,
+        lr=fed.learning_rate(),
         optimizer=fed.optimizer,
         seed=int(record.get("local-seed", cfg.seed)),
         distill=fed.distill,

@@ -34,11 +34,12 @@ class FederationConfig:
 
     method: str = "dqfl"
     strategy: str = "fedavg"
-    rounds: int = 15
+    rounds: int = 20
     fraction: float = 1.0
-    local_epochs: int = 2
+    local_epochs: int = 3
     batch_size: int = 32
-    lr: float = 0.05
+    lr: float = 0.05  # DQNN: rotation angles and their small readout tolerate a large step
+    classical_lr: float = 0.005  # the classical MLP's ReLUs die at the DQNN's step size
     optimizer: str = "adam"
     prox_mu: float = 0.01
     distill: float = 0.0
@@ -46,6 +47,10 @@ class FederationConfig:
     client_timeout_s: float = 600.0
     max_update_norm: float = 1e4
     num_cpus_per_client: float = 1.0
+
+    def learning_rate(self) -> float:
+        """The step size of this run's model (the classical baseline has its own)."""
+        return self.classical_lr if self.method == "classical" else self.lr
 
     def validate(self) -> None:
         _choice("federation.method", self.method, METHODS)
@@ -55,6 +60,7 @@ class FederationConfig:
         _positive("federation.local_epochs", self.local_epochs)
         _positive("federation.batch_size", self.batch_size)
         _positive("federation.lr", self.lr)
+        _positive("federation.classical_lr", self.classical_lr)
         _positive("federation.client_timeout_s", self.client_timeout_s)
         _positive("federation.max_update_norm", self.max_update_norm)
         _positive("federation.num_cpus_per_client", self.num_cpus_per_client)

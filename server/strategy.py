@@ -58,6 +58,7 @@ class ChannelAwareStrategy(FedAvg):
         self.local_keys = common.local_key_filter(cfg)
         self.bits = common.payload_bits(cfg, self.model)
         self.mode = common.uplink_mode(fed.method)
+        self.airtime_s = common.uplink_airtime(cfg, self.bits)
         self.uplink = VehicularUplink(cfg.channel, cfg.data.n_vehicles, cfg.seed)
         self.n_classes = common.n_classes(cfg)
         self.config_json = common.config_to_json(cfg)
@@ -79,7 +80,7 @@ class ChannelAwareStrategy(FedAvg):
         fed = self.cfg.federation
         r = server_round - 1  # the channel counts rounds from 0
         sampled = common.sample_vehicles(self.cfg.seed, r, self.vehicles, fed.fraction)
-        channel = self.uplink.transmit(r, self.bits, self.mode)
+        channel = self.uplink.transmit(r, self.bits, self.mode, airtime_s=self.airtime_s)
         depths = {v: int(channel.depths[v]) for v in sampled}
         prox_mu = fed.prox_mu if fed.strategy == "fedprox" else 0.0
         planned = fed.plan_depth and fed.method != "classical"
@@ -112,6 +113,7 @@ class ChannelAwareStrategy(FedAvg):
             "sent": sent,
             "channel_depths": depths,
             "energy": {v: float(channel.energy_j[v]) for v in sampled},
+            "airtime": {v: float(channel.airtime_s[v]) for v in sampled},
             "snr_db": {v: float(channel.snr_db[v]) for v in sampled},
             "planned": planned,
         }
@@ -205,6 +207,7 @@ class ChannelAwareStrategy(FedAvg):
                 ],
                 "bits_sent": int(sum(bits_per_vehicle.values())),
                 "energy_j": float(sum(info["energy"][v] for v in transmitted)),
+                "airtime_s": float(sum(info["airtime"][v] for v in transmitted)),
             }
         )
         metrics = MetricRecord(
@@ -255,6 +258,7 @@ class ChannelAwareStrategy(FedAvg):
             "snr_db": [round(info["snr_db"][v], 3) for v in vehicles],
             "bits_sent": info["bits_sent"],
             "energy_j": info["energy_j"],
+            "airtime_s": info["airtime_s"],
             "failures": info["failures"],
             "rejected": info["rejected"],
             "train_loss": info["train_loss"],

@@ -33,7 +33,7 @@ class ChannelConfig:
     """Uplink parameters (section ``[channel]``); ``validate()`` checks them all."""
 
     # --- the one quality knob: mean received SNR (dB) at ref_distance_m -------------------
-    snr_db: float = 10.0
+    snr_db: float = 15.0
     # --- link budget ----------------------------------------------------------------------
     bandwidth_hz: float = 100e3  # per vehicle, orthogonal access (no inter-vehicle interference)
     slot_s: float = 0.025  # uplink slot per round; airtime of every transmission
@@ -42,6 +42,10 @@ class ChannelConfig:
     carrier_hz: float = 5.9e9  # ITS band; sets Doppler for correlated fading
     # --- payload --------------------------------------------------------------------------
     bits_per_param: int = 32  # 16 or 8 = quantised uplink
+    # The classical baseline's one large message: "same_rate" stretches its airtime so it needs
+    # the spectral efficiency of vanilla QFL (it pays in airtime and energy); "same_slot" squeezes
+    # it into the common slot (at the defaults it then never arrives).
+    classical_airtime: str = "same_rate"
     # --- superposition coding ---------------------------------------------------------------
     power_split: str = "optimal"  # "geometric", "optimal", or "0.5,0.3,0.2" (one per block)
     split_ratio: float = 0.5  # geometric rule: lambda_l proportional to split_ratio**l
@@ -88,6 +92,8 @@ class ChannelConfig:
             _fail("bits_per_param", f"one of {BITS_PER_PARAM}", self.bits_per_param)
         if self.fading not in FADINGS:
             _fail("fading", f"one of {FADINGS}", self.fading)
+        if self.classical_airtime not in ("same_rate", "same_slot"):
+            _fail("classical_airtime", "one of ('same_rate', 'same_slot')", self.classical_airtime)
         _finite(self, "rician_k")
         if self.rician_k < 0:
             _fail("rician_k", ">= 0 (linear K factor)", self.rician_k)

@@ -42,7 +42,7 @@ def run_centralized(
             y,
             epochs=fed.local_epochs,
             batch_size=fed.batch_size,
-            lr=fed.lr,
+            lr=fed.learning_rate(),
             optimizer=fed.optimizer,
             seed=common.seed_for(cfg.seed, r - 1, 0),
             distill=fed.distill,

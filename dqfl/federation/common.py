@@ -144,6 +144,26 @@ def payload_bits(cfg: RunConfig, model: torch.nn.Module) -> list[int]:
     return block_bits(block_counts(cfg, model), cfg.channel.bits_per_param)
 
 
+def uplink_airtime(cfg: RunConfig, bits: list[int]) -> float | None:
+    """Airtime of one upload, or None for the common slot.
+
+    The classical baseline's message is far larger than the DQNN's; with ``same_rate`` its slot
+    is stretched so it needs the same spectral efficiency (and so sees the same outage law) as
+    vanilla QFL's full DQNN, and it pays for its size in airtime and energy instead.
+    """
+    if cfg.federation.method != "classical" or cfg.channel.classical_airtime != "same_rate":
+        return None
+    from dqfl.quantum import build_model
+
+    dqnn = build_model(cfg.model, n_classes(cfg), n_inputs(cfg))
+    dqnn_bits = sum(payload_bits(dataclasses.replace(cfg, federation=_as_qfl(cfg)), dqnn))
+    return cfg.channel.slot_s * sum(bits) / dqnn_bits
+
+
+def _as_qfl(cfg: RunConfig):
+    return dataclasses.replace(cfg.federation, method="qfl")
+
+
 def parameter_split(model: torch.nn.Module) -> dict[str, int]:
     """Quantum vs classical trainable parameter counts (as the model reports them if it can)."""
     counts_fn = getattr(model, "parameter_counts", None)
