@@ -116,13 +116,13 @@ def exit_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
 def link_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
     """Markdown: delivered depth, uplink bits and energy per round, per method and quality."""
     lines = [
-        "| method | channel quality | mean delivered depth | kbit per round | energy per round (J) |",
+        "| method | channel quality | mean delivered depth | kbit per round | energy per round (mJ) |",
         "|---|---|---|---|---|",
     ]
     for (method, snr), runs in groups.items():
         depth = fmt(*mean_std(r.mean_depth for r in runs), pct=False, digits=2)
         kbits = fmt(*mean_std(r.bits_per_round / 1e3 for r in runs), pct=False, digits=1)
-        energy = fmt(*mean_std(r.energy_per_round for r in runs), pct=False, digits=3)
+        energy = fmt(*mean_std(r.energy_per_round * 1e3 for r in runs), pct=False, digits=3)
         lines.append(f"| {method} | {snr:g} dB | {depth} | {kbits} | {energy} |")
     return "\n".join(lines)
 
