@@ -1,4 +1,4 @@
-"""One typed, validated configuration for a run: TOML in, `--set key=value` overrides, clear errors out.
+"""One typed, validated run configuration: TOML in, `--set key=value` overrides, clear errors out.
 
 Each room owns the dataclass of its own section (``[data]``, ``[model]``, ``[channel]``,
 ``[federation]``); this module only composes them, converts values, rejects unknown keys and

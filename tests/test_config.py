@@ -104,7 +104,9 @@ def _dqfl(*args: str) -> subprocess.CompletedProcess[str]:
         (["run", "--no-such-flag"], "No such option"),
     ],
 )
-def test_cli_usage_errors_exit_2_without_traceback(args: list[str], fragment: str, tmp_path) -> None:
+def test_cli_usage_errors_exit_2_without_traceback(
+    args: list[str], fragment: str, tmp_path
+) -> None:
     result = _dqfl(*args)
     assert result.returncode == 2, result.stderr
     assert fragment in result.stderr

@@ -119,7 +119,9 @@ def test_shared_readout_map_rides_in_the_base_block():
     m = DQNN(6, 3, 10, readout="shared")
     keys = set(m.state_dict())
     assert "blocks.0.readout.weight" in keys
-    assert not any(k.startswith(("blocks.1.readout.weight", "blocks.2.readout.weight")) for k in keys)
+    assert not any(
+        k.startswith(("blocks.1.readout.weight", "blocks.2.readout.weight")) for k in keys
+    )
     counts = m.parameter_counts()
     assert counts["classical"][0] == 6 * 10 + 6 + 10
     assert counts["classical"][1:] == [6 + 10, 6 + 10]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dqfl.config import apply_overrides, RunConfig
+from dqfl.config import RunConfig, apply_overrides
 from dqfl.errors import DqflError
 from dqfl.report import write_report
 

@@ -13,11 +13,15 @@ from dqfl.errors import DqflError
 
 
 def evaluate(
-    results: Annotated[Path, typer.Argument(help="A run folder (holding model.pt) or a sweep folder.")],
+    results: Annotated[
+        Path, typer.Argument(help="A run folder (holding model.pt) or a sweep folder.")
+    ],
     data_root: Annotated[
         Path, typer.Option("--data-root", help="ImageFolder tree: DIR/<class>/*.png.")
     ],
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the numbers here.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the numbers here.")
+    ] = None,
 ) -> None:
     """Top-1 of every exit of the final global model(s) on DIR, with the training preprocessing."""
     models = [results / "model.pt"] if (results / "model.pt").is_file() else sorted(
@@ -58,4 +62,8 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
     x = torch.as_tensor(pool["x"], dtype=torch.float32)
     y = torch.as_tensor(pool["y"], dtype=torch.int64)
     top1 = evaluate_exits(model, x, y)
-    return {"run": str(model_file.parent), "n_images": int(len(y)), "top1": [float(a) for a in top1]}
+    return {
+        "run": str(model_file.parent),
+        "n_images": int(len(y)),
+        "top1": [float(a) for a in top1],
+    }

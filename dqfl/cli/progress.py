@@ -21,7 +21,9 @@ class ProgressPrinter:
             console=self.console,
             transient=False,
         )
-        self._overall = self._progress.add_task("points", total=total_points, visible=total_points > 1)
+        self._overall = self._progress.add_task(
+            "points", total=total_points, visible=total_points > 1
+        )
         self._rounds = self._progress.add_task("rounds", total=None)
 
     def __enter__(self) -> ProgressPrinter:

@@ -10,7 +10,9 @@ import typer
 
 def report(
     results: Annotated[Path, typer.Argument(help="A run folder or a sweep folder.")],
-    out: Annotated[Path | None, typer.Option(help="Where to write (default: RESULTS/report).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write (default: RESULTS/report).")
+    ] = None,
 ) -> None:
     """Write report.md, CSV tables and PNG plots for every finished run under RESULTS."""
     from dqfl.report import write_report

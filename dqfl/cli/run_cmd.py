@@ -10,18 +10,23 @@ import typer
 from dqfl.config import load_config
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="TOML file with [data], [model], ... sections.")
+    Path | None,
+    typer.Option("--config", "-c", help="TOML file with [data], [model], ... sections."),
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override one key, e.g. --set federation.rounds=5 (repeatable)."),
+    typer.Option(
+        "--set", "-s", help="Override one key, e.g. --set federation.rounds=5 (repeatable)."
+    ),
 ]
 
 
 def run(
     config: ConfigOption = None,
     set_: SetOption = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default: output_dir/<name>).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: output_dir/<name>).")
+    ] = None,
 ) -> None:
     """Run one federation and write its results folder (config, history, summary, model)."""
     cfg = load_config(config, set_)

@@ -17,23 +17,30 @@ def sweep(
     config: ConfigOption = None,
     set_: SetOption = None,
     snr_db: Annotated[
-        str, typer.Option("--snr-db", help="Channel qualities: start:stop:step (inclusive) or a,b,c.")
+        str,
+        typer.Option("--snr-db", help="Channel qualities: start:stop:step (inclusive) or a,b,c."),
     ] = "-5:25:5",
-    methods: Annotated[str, typer.Option(help="Comma-separated: dqfl, qfl, classical, centralized.")] = (
-        "dqfl,qfl,classical"
-    ),
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds or start:stop (inclusive).")] = "0,1",
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated: dqfl, qfl, classical, centralized.")
+    ] = ("dqfl,qfl,classical"),
+    seeds: Annotated[
+        str, typer.Option(help="Comma-separated seeds or start:stop (inclusive).")
+    ] = "0,1",
     grid: Annotated[
         list[str] | None,
-        typer.Option(help="Extra axis over any key, e.g. --grid federation.strategy=fedavg,fedprox."),
+        typer.Option(
+            help="Extra axis over any key, e.g. --grid federation.strategy=fedavg,fedprox."
+        ),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Sweep folder; finished points in it are skipped.")] = Path(
-        "results/sweep"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Sweep folder; finished points in it are skipped.")
+    ] = Path("results/sweep"),
 ) -> None:
     """Run every point of the grid inside one start of Flower's simulation engine."""
     base = load_config(config, set_)
-    points = expand_grid(base, parse_values(snr_db, "--snr-db"), _split(methods), _seeds(seeds), grid)
+    points = expand_grid(
+        base, parse_values(snr_db, "--snr-db"), _split(methods), _seeds(seeds), grid
+    )
 
     from dqfl.cli.progress import ProgressPrinter
     from dqfl.federation import run_points
@@ -60,7 +67,9 @@ def expand_grid(
     axes.append(("seed", [str(s) for s in seeds]))
     for item in grid or []:
         if "=" not in item:
-            raise DqflError(f"--grid expects key=v1,v2 (e.g. federation.lr=0.01,0.05); got {item!r}")
+            raise DqflError(
+                f"--grid expects key=v1,v2 (e.g. federation.lr=0.01,0.05); got {item!r}"
+            )
         key, values = item.split("=", 1)
         axes.append((key.strip(), _split(values)))
     configs = []

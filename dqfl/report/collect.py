@@ -51,7 +51,9 @@ def find_runs(root: str | Path) -> list[RunRecord]:
         raise DqflError(f"results path is not a folder: {root}")
     summaries = sorted(root.rglob("summary.json"))
     if not summaries:
-        raise DqflError(f"no finished runs (summary.json) under {root}; run `dqfl run` or `dqfl sweep`")
+        raise DqflError(
+            f"no finished runs (summary.json) under {root}; run `dqfl run` or `dqfl sweep`"
+        )
     return [_load(path.parent) for path in summaries]
 
 

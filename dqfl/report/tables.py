@@ -50,7 +50,9 @@ def metrics_of(run: RunRecord) -> RunMetrics:
         snr_db=run.snr_db,
         seed=run.seed,
         exit_top1=exit_top1,
-        fleet_top1=float(fleet) if fleet is not None else (exit_top1[-1] if exit_top1 else math.nan),
+        fleet_top1=float(fleet)
+        if fleet is not None
+        else (exit_top1[-1] if exit_top1 else math.nan),
         mean_depth=float(np.mean(depths)) if depths else math.nan,
         bits_per_round=_mean(r.get("bits_sent") for r in run.history),
         energy_per_round=_mean(r.get("energy_j") for r in run.history),
@@ -102,7 +104,9 @@ def exit_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
     """Markdown: top-1 % of every exit of the final global model, per method and quality."""
     n_exits = max((len(r.exit_top1) for runs in groups.values() for r in runs), default=0)
     lines = [
-        "| method | channel quality | " + " | ".join(f"exit {i + 1}" for i in range(n_exits)) + " |",
+        "| method | channel quality | "
+        + " | ".join(f"exit {i + 1}" for i in range(n_exits))
+        + " |",
         "|" + "---|" * (n_exits + 2),
     ]
     for (method, snr), runs in groups.items():
@@ -116,7 +120,8 @@ def exit_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
 def link_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
     """Markdown: delivered depth, uplink bits and energy per round, per method and quality."""
     lines = [
-        "| method | channel quality | mean delivered depth | kbit per round | energy per round (mJ) |",
+        "| method | channel quality | mean delivered depth | kbit per round"
+        " | energy per round (mJ) |",
         "|---|---|---|---|---|",
     ]
     for (method, snr), runs in groups.items():
