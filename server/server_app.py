@@ -118,44 +118,15 @@ def run_points_on_grid(
         out_dir = Path(out_dir)
         if is_done(out_dir):
             summary = read_summary(out_dir)
-            emit(
-                progress,
-                {
-                    "event": "point_skipped",
-                    "point": i,
-                    "n_points": n,
-                    "label": cfg.run_name(),
-                    "out_dir": str(out_dir),
-                    "summary": summary,
-                },
-            )
+            emit(progress, common.point_event("point_skipped", i, n, cfg, out_dir, summary=summary))
             summaries.append(summary)
             continue
-        emit(
-            progress,
-            {
-                "event": "point_start",
-                "point": i,
-                "n_points": n,
-                "label": cfg.run_name(),
-                "rounds": cfg.federation.rounds,
-                "out_dir": str(out_dir),
-            },
-        )
+        rounds = cfg.federation.rounds
+        emit(progress, common.point_event("point_start", i, n, cfg, out_dir, rounds=rounds))
         mapping = discover_vehicles(grid, cfg.data.n_vehicles, mapping)
         vehicles = {pid: nid for nid, pid in mapping.items() if pid < cfg.data.n_vehicles}
         summary = run_point(grid, cfg, out_dir, vehicles, progress, i, n, engine)
-        emit(
-            progress,
-            {
-                "event": "point_done",
-                "point": i,
-                "n_points": n,
-                "label": cfg.run_name(),
-                "out_dir": str(out_dir),
-                "summary": summary,
-            },
-        )
+        emit(progress, common.point_event("point_done", i, n, cfg, out_dir, summary=summary))
         summaries.append(summary)
     return summaries
 

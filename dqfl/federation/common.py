@@ -48,6 +48,20 @@ _TEST_SETS: dict[str, tuple[Any, Any]] = {}
 _MAX_CACHED = 4096
 
 
+def point_event(
+    kind: str, index: int, n_points: int, cfg: RunConfig, out_dir, **extra: Any
+) -> dict:
+    """A progress event about one point of a list of runs (rendered by the CLI's progress view)."""
+    return {
+        "event": kind,
+        "point": index,
+        "n_points": n_points,
+        "label": cfg.run_name(),
+        "out_dir": str(out_dir),
+        **extra,
+    }
+
+
 def config_to_json(cfg: RunConfig) -> str:
     """The run's config as the JSON the vehicles receive (whole config: one engine, many runs)."""
     return cfg.to_json()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dqfl.config import RunConfig
+from dqfl.federation.common import point_event
 from dqfl.federation.results import is_done, read_summary
 
 Progress = Callable[[dict[str, Any]], None]
@@ -54,46 +55,17 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
     for i, (cfg, out) in enumerate(points):
         if is_done(out):
             summaries[i] = read_summary(out)
-            _emit(
-                progress,
-                {
-                    "event": "point_skipped",
-                    "point": i,
-                    "n_points": n,
-                    "label": cfg.run_name(),
-                    "out_dir": str(out),
-                    "summary": summaries[i],
-                },
-            )
+            _emit(progress, point_event("point_skipped", i, n, cfg, out, summary=summaries[i]))
         elif cfg.federation.method == "centralized":
             from dqfl.federation.centralized import run_centralized
             from dqfl.federation.common import avoid_llvm_clash
 
             avoid_llvm_clash()
 
-            _emit(
-                progress,
-                {
-                    "event": "point_start",
-                    "point": i,
-                    "n_points": n,
-                    "label": cfg.run_name(),
-                    "rounds": cfg.federation.rounds,
-                    "out_dir": str(out),
-                },
-            )
+            rounds = cfg.federation.rounds
+            _emit(progress, point_event("point_start", i, n, cfg, out, rounds=rounds))
             summaries[i] = run_centralized(cfg, out, progress, i, n)
-            _emit(
-                progress,
-                {
-                    "event": "point_done",
-                    "point": i,
-                    "n_points": n,
-                    "label": cfg.run_name(),
-                    "out_dir": str(out),
-                    "summary": summaries[i],
-                },
-            )
+            _emit(progress, point_event("point_done", i, n, cfg, out, summary=summaries[i]))
         else:
             federated.append((i, (cfg, out)))
     if federated:
