@@ -68,6 +68,7 @@ def config_to_json(cfg: RunConfig) -> str:
 
 
 def config_from_json(text: str) -> RunConfig:
+    """Inverse of :func:`config_to_json` (validated)."""
     from dqfl.config import from_json
 
     return from_json(text)
