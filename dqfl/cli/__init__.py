@@ -36,13 +36,7 @@ _MOUNTS: list[tuple[str, str, str]] = [
 def _mount() -> None:
     for name, target, kind in _MOUNTS:
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a room still under construction
-            if exc.name and (module_name + ".").startswith(exc.name + "."):
-                continue
-            raise
-        obj = getattr(module, attr)
+        obj = getattr(importlib.import_module(module_name), attr)
         if kind == "group":
             app.add_typer(obj, name=name)
         else:
