@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--readout", default="born")
+    ap.add_argument("--readout", default="shared")
     ap.add_argument("--encoding", default="amplitude")
     ap.add_argument("--init-scale", type=float, default=1.0)
     ap.add_argument("--alphabet", default="digits")

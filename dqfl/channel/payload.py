@@ -45,24 +45,13 @@ def default_model_block_params() -> tuple[list[int], str]:
     """Trainable parameters per block of the product's default DQNN, and where they came from.
 
     Builds the default model through ``dqfl.quantum`` (imports torch, so call it only from a
-    command). If the quantum room's API is not importable, falls back to the analytic count of
-    the default architecture (U3 + CU3 ring = 6 n params per layer, "born" readout with C + 1
-    params per exit) and says so in the returned source string.
+    command), so the payload always follows the real architecture and readout.
     """
-    n_qubits, n_layers, n_classes, n_inputs = 8, 4, 10, 256
-    try:
-        from dqfl.data.config import DataConfig, class_names
+    from dqfl.data.config import DataConfig, class_names
+    from dqfl.quantum import ModelConfig, block_parameter_counts, build_model
 
-        data_cfg = DataConfig()
-        n_classes = len(class_names(data_cfg))
-        n_inputs = int(data_cfg.image_size) ** 2
-    except (ImportError, AttributeError):
-        pass
-    try:
-        from dqfl.quantum import ModelConfig, block_parameter_counts, build_model
-
-        model = build_model(ModelConfig(), n_classes=n_classes, n_inputs=n_inputs)
-        return [int(c) for c in block_parameter_counts(model)], "dqfl.quantum default model"
-    except ImportError:
-        per_block = 6 * n_qubits + n_classes + 1
-        return [per_block] * n_layers, "analytic estimate (dqfl.quantum not available)"
+    data_cfg = DataConfig()
+    model = build_model(
+        ModelConfig(), n_classes=len(class_names(data_cfg)), n_inputs=int(data_cfg.image_size) ** 2
+    )
+    return [int(c) for c in block_parameter_counts(model)], "dqfl.quantum default model"

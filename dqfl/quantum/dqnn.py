@@ -64,7 +64,8 @@ class DQNN(nn.Module):
             ``device``). Both give the same outputs and gradients.
         encoding: ``amplitude`` (2**n pixels on n qubits) or ``angle`` (pooled RY angles,
             optionally re-uploaded before every layer); see :mod:`dqfl.quantum.encoding`.
-        readout: ``born`` (default), ``expval`` or ``linear``; see :mod:`dqfl.quantum.readout`.
+        readout: ``shared`` (default), ``born``, ``expval`` or ``linear``; see
+            :mod:`dqfl.quantum.readout`.
         noise: a :class:`NoiseModel`; gate noise makes the torch backend use density matrices
             (n <= 6 with ``noise_method="auto"``) or ``n_trajectories`` trajectories.
         seed: seeds the parameter initialisation (angles uniform in ±pi*init_scale).
