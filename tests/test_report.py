@@ -13,9 +13,12 @@ from dqfl.errors import DqflError
 from dqfl.report import write_report
 
 
-def _fake_run(root: Path, method: str, snr: float, seed: int, final: list[float]) -> None:
+def _fake_run(
+    root: Path, method: str, snr: float, seed: int, final: list[float], *extra: str
+) -> None:
     cfg = apply_overrides(
-        RunConfig(), [f"federation.method={method}", f"channel.snr_db={snr}", f"seed={seed}"]
+        RunConfig(),
+        [f"federation.method={method}", f"channel.snr_db={snr}", f"seed={seed}", *extra],
     )
     run_dir = root / cfg.run_name()
     run_dir.mkdir(parents=True)
@@ -69,3 +72,14 @@ def test_report_rejects_folder_without_runs(tmp_path: Path) -> None:
     (tmp_path / "half" / "history.jsonl").write_text("{}\n")  # unfinished: no summary.json
     with pytest.raises(DqflError, match="no finished runs"):
         write_report(tmp_path)
+
+
+def test_report_keeps_grid_variants_apart(tmp_path: Path) -> None:
+    _fake_run(tmp_path, "dqfl", 5.0, 0, [0.2, 0.4], "federation.strategy=fedavg")
+    _fake_run(tmp_path, "dqfl", 5.0, 0, [0.3, 0.6], "federation.strategy=fedprox")
+    _fake_run(tmp_path, "qfl", 5.0, 0, [0.1, 0.2])
+    report = write_report(tmp_path)
+    with open(report.parent / "table_top1.csv") as handle:
+        rows = {r["method"]: r for r in csv.DictReader(handle)}
+    assert set(rows) == {"dqfl (strategy=fedavg)", "dqfl (strategy=fedprox)", "qfl"}
+    assert float(rows["dqfl (strategy=fedprox)"]["global_top1_mean"]) == pytest.approx(0.6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dqfl.report.collect import RunRecord, find_runs
+from dqfl.report.collect import RunRecord, find_runs, variant_keys
 from dqfl.report.tables import (
     exit_table,
     group,
@@ -26,11 +26,14 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> Path
     runs = find_runs(results)
     out = Path(out_dir) if out_dir else Path(results) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    metrics = [metrics_of(run) for run in runs]
+    variants = variant_keys(runs)
+    metrics = [metrics_of(run, variants[run.method]) for run in runs]
     groups = group(metrics)
 
     figures = {
-        "Accuracy against round, per exit": plots.accuracy_vs_round(runs, out / "acc_vs_round.png"),
+        "Accuracy against round, per exit": plots.accuracy_vs_round(
+            runs, [m.method for m in metrics], out / "acc_vs_round.png"
+        ),
         "Accuracy against channel quality": plots.accuracy_vs_quality(
             metrics, out / "acc_vs_quality.png"
         ),

@@ -36,6 +36,16 @@ class RunRecord:
     def seed(self) -> int:
         return int(self.config.get("seed", 0))
 
+    def flat_config(self) -> dict[str, Any]:
+        """``section.key -> value`` of the resolved config (top-level keys as they are)."""
+        flat: dict[str, Any] = {}
+        for key, value in self.config.items():
+            if isinstance(value, dict):
+                flat.update({f"{key}.{k}": v for k, v in value.items()})
+            else:
+                flat[key] = value
+        return flat
+
     @property
     def final(self) -> dict[str, Any]:
         """The last round's record (the final global model)."""
@@ -55,6 +65,26 @@ def find_runs(root: str | Path) -> list[RunRecord]:
             f"no finished runs (summary.json) under {root}; run `dqfl run` or `dqfl sweep`"
         )
     return [_load(path.parent) for path in summaries]
+
+
+# Keys a report lays out itself (axes and bookkeeping); any other key that differs between runs
+# marks a variant of a method (e.g. a `--grid federation.strategy=fedavg,fedprox` sweep).
+_AXES = {"seed", "name", "output_dir", "channel.snr_db", "federation.method"}
+
+
+def variant_keys(runs: list[RunRecord]) -> dict[str, list[str]]:
+    """Per method, the config keys whose values differ between its runs."""
+    by_method: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by_method.setdefault(run.method, []).append(run.flat_config())
+    return {
+        method: sorted(
+            key
+            for key in set().union(*configs) - _AXES
+            if len({repr(c.get(key)) for c in configs}) > 1
+        )
+        for method, configs in by_method.items()
+    }
 
 
 def _load(run_dir: Path) -> RunRecord:

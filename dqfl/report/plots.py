@@ -14,15 +14,26 @@ import numpy as np  # noqa: E402
 from dqfl.report.collect import RunRecord  # noqa: E402
 from dqfl.report.tables import RunMetrics, group, mean_std  # noqa: E402
 
-_COLORS = {"dqfl": "tab:blue", "qfl": "tab:orange", "classical": "tab:green", "centralized": "k"}
+_BASE = ("dqfl", "qfl", "classical", "centralized")
 
 
-def accuracy_vs_round(runs: list[RunRecord], path: Path) -> Path:
+def _order(label: str) -> tuple[int, str]:
+    """Methods in the product's order; variants ("dqfl (strategy=fedprox)") after their method."""
+    base = label.split(" ")[0]
+    return (_BASE.index(base) if base in _BASE else len(_BASE), label)
+
+
+def _colors(labels: list[str]) -> dict[str, str]:
+    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {label: cycle[i % len(cycle)] for i, label in enumerate(sorted(labels, key=_order))}
+
+
+def accuracy_vs_round(runs: list[RunRecord], labels: list[str], path: Path) -> Path:
     """One panel per method, one line per exit (mean over seeds) at a representative quality."""
     by_method: dict[str, list[RunRecord]] = defaultdict(list)
-    for run in runs:
-        by_method[run.method].append(run)
-    methods = sorted(by_method, key=lambda m: list(_COLORS).index(m) if m in _COLORS else 99)
+    for run, label in zip(runs, labels, strict=True):
+        by_method[label].append(run)
+    methods = sorted(by_method, key=_order)
     fig, axes = plt.subplots(1, len(methods), figsize=(4.2 * len(methods), 3.4), squeeze=False)
     for ax, method in zip(axes[0], methods, strict=True):
         method_runs = by_method[method]
@@ -54,9 +65,10 @@ def accuracy_vs_quality(metrics: list[RunMetrics], path: Path) -> Path:
     """Fleet top-1 (solid) and the global model's deepest exit (dashed) against channel quality."""
     groups = group(metrics)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for method in sorted({m for m, _ in groups}, key=lambda m: list(_COLORS).index(m)):
+    colors = _colors(list({m for m, _ in groups}))
+    for method in sorted({m for m, _ in groups}, key=_order):
         snrs = sorted(s for m, s in groups if m == method)
-        color = _COLORS.get(method)
+        color = colors[method]
         for attr, style, suffix in (("fleet_top1", "-", "fleet"), ("global_top1", "--", "global")):
             stats = [mean_std(getattr(r, attr) for r in groups[(method, s)]) for s in snrs]
             means = np.array([s[0] for s in stats]) * 100
@@ -79,7 +91,7 @@ def accuracy_vs_quality(metrics: list[RunMetrics], path: Path) -> Path:
 def depth_distribution(metrics: list[RunMetrics], path: Path) -> Path | None:
     """Stacked fractions of delivered depth d = 0..L per channel quality, one panel per method."""
     groups = group([m for m in metrics if m.depth_counts])
-    methods = sorted({m for m, _ in groups}, key=lambda m: list(_COLORS).index(m))
+    methods = sorted({m for m, _ in groups}, key=_order)
     if not methods:
         return None
     max_depth = max(d for runs in groups.values() for r in runs for d in r.depth_counts)

@@ -36,8 +36,13 @@ class RunMetrics:
         return self.exit_top1[-1] if self.exit_top1 else math.nan
 
 
-def metrics_of(run: RunRecord) -> RunMetrics:
+def metrics_of(run: RunRecord, variant_keys: list[str] | None = None) -> RunMetrics:
+    """The run's figures; ``variant_keys`` (config keys that differ) are folded into its label."""
     final = run.final
+    method = run.method
+    if variant_keys:
+        flat = run.flat_config()
+        method += " (" + ", ".join(f"{k.split('.')[-1]}={flat.get(k)}" for k in variant_keys) + ")"
     exit_top1 = [float(v) for v in final.get("top1", [])]
     fleet = final.get("fleet_top1")
     depths = [d for record in run.history for d in record.get("delivered_depths", []) or []]
@@ -45,7 +50,7 @@ def metrics_of(run: RunRecord) -> RunMetrics:
     for depth in depths:
         counts[int(depth)] += 1
     return RunMetrics(
-        method=run.method,
+        method=method,
         strategy=run.strategy,
         snr_db=run.snr_db,
         seed=run.seed,
@@ -179,7 +184,7 @@ _ORDER = {"dqfl": 0, "qfl": 1, "classical": 2, "centralized": 3}
 
 
 def _method_order(method: str) -> tuple[int, str]:
-    return (_ORDER.get(method, 99), method)
+    return (_ORDER.get(method.split(" ")[0], 99), method)
 
 
 def _mean(values: Iterable[float | None]) -> float:
