@@ -9,7 +9,7 @@ from dqfl.therapy import PlanEncoding, build_problem, synthetic_patient
 from dqfl.therapy.ansatz import initial_params, pennylane_probabilities
 from dqfl.therapy.baselines import exact, genetic_algorithm, simulated_annealing
 from dqfl.therapy.metrics import approximation_ratio, evals_to_eps, gap_curve, p_optimum
-from dqfl.therapy.noise import NoiseModel
+from dqfl.therapy.noise import device_noise
 from dqfl.therapy.simulator import density_probabilities, statevector_probabilities
 from dqfl.therapy.vqe import VQEConfig, cvar, run_vqe
 
@@ -31,7 +31,7 @@ def test_noiseless_vqe_finds_the_optimum_of_a_small_instance():
 
 def test_noisy_probabilities_match_default_mixed():
     theta = initial_params(3, 2, seed=1, init="uniform")
-    noise = NoiseModel().scaled(10.0)  # strong noise so a mismatch would show
+    noise = device_noise().scaled(10.0)  # strong noise so a mismatch would show
     ours = density_probabilities(theta, 3, 2, noise)
     ref = pennylane_probabilities(theta, 3, 2, noise)
     np.testing.assert_allclose(ours, ref, atol=1e-6)

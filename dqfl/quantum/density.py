@@ -37,6 +37,8 @@ __all__ = [
     "apply_kraus",
     "apply_superop",
     "kraus_to_superop",
+    "unitary_superop",
+    "compose_superops",
     "depolarizing_kraus",
     "amplitude_damping_kraus",
     "phase_damping_kraus",
@@ -124,11 +126,18 @@ def kraus_to_superop(kraus_ops: Sequence[torch.Tensor] | torch.Tensor) -> torch.
     return torch.einsum("kai,kbj->abij", k, k.conj())
 
 
+def unitary_superop(u: torch.Tensor) -> torch.Tensor:
+    """Superoperator of ``rho -> U rho U^dagger`` for single-qubit gates ``(..., 2, 2)``, shape
+    ``(..., 2, 2, 2, 2)``, in the layout of :func:`kraus_to_superop`."""
+    return torch.einsum("...ai,...bj->...abij", u, u.conj())
+
+
 def compose_superops(*superops: torch.Tensor) -> torch.Tensor:
-    """Superoperator of applying ``superops[0]`` first, then ``superops[1]``, ..."""
+    """Superoperator of applying ``superops[0]`` first, then ``superops[1]``, ... (leading batch
+    dimensions broadcast)."""
     out = superops[0]
     for s in superops[1:]:
-        out = torch.einsum("abij,ijkl->abkl", s.to(out.dtype), out)
+        out = torch.einsum("...abij,...ijkl->...abkl", s.to(out.dtype), out)
     return out
 
 

@@ -4,8 +4,9 @@ Parameters have shape (layers, 2, n): [l, 0, w] is the RY angle and [l, 1, w] th
 w in layer l. 6 layers by default (the paper's depth). A linear CNOT chain rather than a ring keeps
 the two-qubit gate count (and so the noise) at n - 1 per layer.
 
-:func:`pennylane_probabilities` builds the same circuit, with the same noise placement as
-:mod:`.noise`, on PennyLane's ``default.mixed``; it is the reference the tests compare against.
+:func:`pennylane_probabilities` builds the same circuit on PennyLane's ``default.mixed``, with the
+noise channels queued by the core model itself (:meth:`NoiseModel.pennylane_ops`); it is the
+reference the tests compare against.
 """
 
 from __future__ import annotations
@@ -53,24 +54,22 @@ def pennylane_probabilities(
     theta = shape_params(params, n_qubits, layers)
     dev = qml.device("default.mixed" if noise else "default.qubit", wires=n_qubits)
 
-    def after(wire: int, p: float, tg: float) -> None:
-        if noise is None:
-            return
-        qml.DepolarizingChannel(p, wires=wire)
-        qml.ThermalRelaxationError(0.0, noise.t1_us, noise.t2_us, tg, wires=wire)
+    def after(wire: int, two_qubit: bool) -> None:
+        if noise is not None:
+            noise.pennylane_ops(wire, two_qubit)
 
     @qml.qnode(dev)
     def circuit():
         for layer in range(layers):
             for w in range(n_qubits):
                 qml.RY(theta[layer, 0, w], wires=w)
-                after(w, noise.p1 if noise else 0, noise.gate_time_1q_us if noise else 0)
+                after(w, False)
                 qml.RZ(theta[layer, 1, w], wires=w)
-                after(w, noise.p1 if noise else 0, noise.gate_time_1q_us if noise else 0)
+                after(w, False)
             for w in range(n_qubits - 1):
                 qml.CNOT(wires=[w, w + 1])
-                after(w, noise.p2 if noise else 0, noise.gate_time_2q_us if noise else 0)
-                after(w + 1, noise.p2 if noise else 0, noise.gate_time_2q_us if noise else 0)
+                after(w, True)
+                after(w + 1, True)
         return qml.probs(wires=range(n_qubits))
 
     probs = np.asarray(circuit(), dtype=float)

@@ -29,7 +29,7 @@ from dqfl.therapy.metrics import (
     p_optimum,
     toxicity_vs_standard,
 )
-from dqfl.therapy.noise import NoiseModel
+from dqfl.therapy.noise import device_noise
 from dqfl.therapy.patient import synthetic_patient
 from dqfl.therapy.qubo import TherapyProblem, build_problem
 from dqfl.therapy.vqe import VQEConfig, run_vqe
@@ -110,7 +110,7 @@ def run_solver(
     vcfg = VQEConfig(
         layers=cfg.layers,
         shots=cfg.shots if noisy else None,
-        noise=NoiseModel() if noisy else None,
+        noise=device_noise() if noisy else None,
         max_evals=cfg.budget,
         cvar_alpha=cfg.cvar_alpha,
         seed=seed,

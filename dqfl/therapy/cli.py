@@ -80,7 +80,7 @@ def plan(
     from dqfl.therapy.benchmark import parse_levels
     from dqfl.therapy.encoding import PlanEncoding, bitstring
     from dqfl.therapy.hamiltonian import qubo_to_ising
-    from dqfl.therapy.noise import NoiseModel
+    from dqfl.therapy.noise import device_noise
     from dqfl.therapy.qubo import build_problem
     from dqfl.therapy.simulator import MAX_NOISY_QUBITS
     from dqfl.therapy.vqe import VQEConfig, run_vqe
@@ -105,7 +105,7 @@ def plan(
     vcfg = VQEConfig(
         layers=layers,
         shots=shots if noisy else None,
-        noise=NoiseModel() if noisy else None,
+        noise=device_noise() if noisy else None,
         max_evals=budget,
         cvar_alpha=cvar,
         seed=solver_seed,

@@ -3,10 +3,14 @@
 Because the therapy Hamiltonian is diagonal in the computational basis, <H> = sum_x p(x) E(x), so
 the VQE never needs Pauli-term-by-term measurement: one probability vector per parameter set.
 
-* noiseless: a numpy statevector (2^n amplitudes; fine up to ~20 qubits);
-* noisy: the project's density-matrix simulator :mod:`dqfl.quantum.density` (torch, complex128),
-  with the gate and relaxation channels fused into one 4x4 superoperator per wire and step, and the
-  classical readout error at the end (``4^n`` memory: practical up to ~8-10 qubits).
+Both simulators are the core's (:mod:`dqfl.quantum.gates`, the wire appliers of
+:mod:`dqfl.quantum._wires` and :mod:`dqfl.quantum.density`, torch complex128) and the noise is the
+core :class:`~dqfl.quantum.noise.NoiseModel`:
+
+* noiseless: a statevector (2^n amplitudes; fine up to ~20 qubits);
+* noisy: density matrices, with each rotation and its noise channels fused into one 4x4
+  superoperator per wire and step, and the classical readout error at the end (``4^n`` memory:
+  practical up to ~8-10 qubits).
 """
 
 from __future__ import annotations
@@ -47,50 +51,52 @@ def single_thread() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------ noiseless
-def _ry(t: float) -> np.ndarray:
-    c, s = np.cos(t / 2), np.sin(t / 2)
-    return np.array([[c, -s], [s, c]], dtype=complex)
+def _rotations(theta: np.ndarray):
+    """Fused RZ @ RY for every (layer, wire) as core gates, complex128 (layers, n, 2, 2)."""
+    import torch
 
+    from dqfl.quantum import gates
 
-def _rz(t: float) -> np.ndarray:
-    return np.diag([np.exp(-0.5j * t), np.exp(0.5j * t)])
+    t = torch.as_tensor(theta, dtype=torch.float64)
+    return gates.ry(t[:, 0, :]), gates.rz(t[:, 1, :])
 
 
 def statevector_probabilities(params: np.ndarray, n_qubits: int, layers: int) -> np.ndarray:
-    theta = shape_params(params, n_qubits, layers)
+    import torch
+
+    from dqfl.quantum import gates
+    from dqfl.quantum._wires import apply_to_state
+
     n = n_qubits
-    psi = np.zeros((2,) * n, dtype=complex)
-    psi[(0,) * n] = 1.0
-    for layer in range(layers):
-        for w in range(n):
-            u = _rz(theta[layer, 1, w]) @ _ry(theta[layer, 0, w])
-            psi = np.moveaxis(np.tensordot(u, psi, axes=([1], [w])), 0, w)
-        for w in range(n - 1):
-            # CNOT(w, w+1): flip wire w+1 where wire w is 1
-            idx = [slice(None)] * n
-            idx[w] = 1
-            sub = psi[tuple(idx)]  # wire w+1 is now axis w
-            psi[tuple(idx)] = np.flip(sub, axis=w).copy()
-    p = np.abs(psi.reshape(-1)) ** 2
+    ry, rz = _rotations(shape_params(params, n, layers))
+    u = rz @ ry
+    cnot = gates.cnot(torch.complex128)
+    psi = torch.zeros(2**n, dtype=torch.complex128)
+    psi[0] = 1.0
+    with torch.no_grad(), single_thread():
+        for layer in range(layers):
+            for w in range(n):
+                psi = apply_to_state(psi, u[layer, w], (w,), n)
+            for w in range(n - 1):
+                psi = apply_to_state(psi, cnot, (w, w + 1), n)
+        p = (psi.abs() ** 2).numpy().astype(float)
     return p / p.sum()
 
 
 # ---------------------------------------------------------------------- noisy
 @lru_cache(maxsize=8)
 def _noise_superops(noise: NoiseModel):
-    """(single-qubit-gate noise, CNOT noise) superoperators, torch complex128 (2,2,2,2)."""
+    """The core model's (single-qubit-gate, CNOT) channels as (2,2,2,2) superoperators; the
+    identity where a gate has no noise."""
     import torch
 
-    from dqfl.quantum import density as dm
+    eye = torch.eye(4, dtype=torch.complex128).reshape(2, 2, 2, 2)
 
-    def channel(p: float, tg: float) -> torch.Tensor:
-        dep = dm.kraus_to_superop(dm.depolarizing_kraus(p, dtype=torch.complex128))
-        rel = dm.kraus_to_superop(
-            dm.thermal_relaxation_kraus(noise.t1_us, noise.t2_us, tg, dtype=torch.complex128)
-        )
-        return dm.compose_superops(dep, rel)
+    def get(two_qubit: bool) -> torch.Tensor:
+        s = noise.gate_superop(two_qubit)
+        return eye if s is None else s.to(torch.complex128)
 
-    return channel(noise.p1, noise.gate_time_1q_us), channel(noise.p2, noise.gate_time_2q_us)
+    return get(False), get(True)
 
 
 def density_probabilities(
@@ -109,20 +115,13 @@ def density_probabilities(
             "Use --noise none for larger instances."
         )
     n = n_qubits
-    theta = torch.as_tensor(shape_params(params, n, layers), dtype=torch.float64)
+    ry, rz = _rotations(shape_params(params, n, layers))
     s1, s2 = _noise_superops(noise)
     cnot = gates.cnot(torch.complex128)
     rho = dm.zero_state(n, dtype=torch.complex128)
     with torch.no_grad(), single_thread():
-        ry = gates.ry(theta[:, 0, :])  # (layers, n, 2, 2)
-        rz = gates.rz(theta[:, 1, :])
-        # fused superoperator of RY, noise, RZ, noise for every (layer, wire)
-        s_ry = torch.einsum("xwai,xwbj->xwabij", ry, ry.conj())
-        s_rz = torch.einsum("xwai,xwbj->xwabij", rz, rz.conj())
-        # applied right to left: RY, noise, RZ, noise
-        fused = torch.einsum("abij,xwijkm->xwabkm", s1, s_rz)
-        fused = torch.einsum("xwabij,ijkm->xwabkm", fused, s1)
-        fused = torch.einsum("xwabij,xwijkm->xwabkm", fused, s_ry)
+        # one fused superoperator per (layer, wire): RY, noise, RZ, noise
+        fused = dm.compose_superops(dm.unitary_superop(ry), s1, dm.unitary_superop(rz), s1)
         for layer in range(layers):
             for w in range(n):
                 rho = dm.apply_superop(rho, fused[layer, w], w, n)

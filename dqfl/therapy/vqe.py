@@ -32,7 +32,7 @@ import numpy as np
 from dqfl.errors import DqflError
 from dqfl.therapy.ansatz import DEFAULT_LAYERS, initial_params
 from dqfl.therapy.encoding import index_to_bits
-from dqfl.therapy.noise import NoiseModel
+from dqfl.therapy.noise import NoiseModel, device_noise
 from dqfl.therapy.simulator import probabilities
 
 
@@ -40,7 +40,7 @@ from dqfl.therapy.simulator import probabilities
 class VQEConfig:
     layers: int = DEFAULT_LAYERS
     shots: int | None = 1024  # None: exact expectation values
-    noise: NoiseModel | None = field(default_factory=NoiseModel)  # None: noiseless
+    noise: NoiseModel | None = field(default_factory=device_noise)  # None: noiseless
     max_evals: int = 500
     cobyla_share: float = 0.75
     rhobeg: float = 0.3
@@ -61,7 +61,7 @@ class VQEConfig:
         if not 0 < self.cobyla_share <= 1:
             raise DqflError(f"therapy.cobyla_share must be in (0, 1]; got {self.cobyla_share}")
         if self.noise is not None:
-            self.noise.validate()
+            self.noise.validate("therapy.noise")
 
 
 @dataclass
