@@ -59,7 +59,9 @@ class ChannelAwareStrategy(FedAvg):
         self.bits = common.payload_bits(cfg, self.model)
         self.mode = common.uplink_mode(fed.method)
         self.airtime_s = common.uplink_airtime(cfg, self.bits)
-        self.uplink = VehicularUplink(cfg.channel, cfg.data.n_vehicles, cfg.seed)
+        self.uplink = VehicularUplink(
+            cfg.channel, cfg.data.n_vehicles, cfg.seed, rounds=fed.rounds + 1
+        )
         self.n_classes = common.n_classes(cfg)
         self.config_json = common.config_to_json(cfg)
         # Vehicles keep per-run state (FedBN norms) under this key; unique per point of a sweep.
@@ -86,7 +88,10 @@ class ChannelAwareStrategy(FedAvg):
         planned = fed.plan_depth and fed.method != "classical"
         messages: list[Message] = []
         sent: list[int] = []
+        in_range = {v: bool(channel.in_range[v]) for v in sampled}
         for v in sampled:
+            if not in_range[v]:
+                continue  # off the road or beyond coverage: no link to the RSU this round
             if planned and depths[v] == 0:
                 continue  # told in advance that nothing will arrive: the vehicle stays idle
             cfg_record = ConfigRecord(
@@ -115,6 +120,9 @@ class ChannelAwareStrategy(FedAvg):
             "energy": {v: float(channel.energy_j[v]) for v in sampled},
             "airtime": {v: float(channel.airtime_s[v]) for v in sampled},
             "snr_db": {v: float(channel.snr_db[v]) for v in sampled},
+            "mean_snr_db": {v: float(channel.mean_snr_db[v]) for v in sampled},
+            "xy_m": {v: [float(c) for c in channel.xy_m[v]] for v in sampled},
+            "in_range": in_range,
             "planned": planned,
         }
         return messages
@@ -255,7 +263,10 @@ class ChannelAwareStrategy(FedAvg):
             "vehicles": vehicles,
             "delivered_depths": info["delivered"],
             "channel_depths": [info["channel_depths"][v] for v in vehicles],
-            "snr_db": [round(info["snr_db"][v], 3) for v in vehicles],
+            "snr_db": [_rounded(info["snr_db"][v]) for v in vehicles],
+            "mean_snr_db": [_rounded(info["mean_snr_db"][v]) for v in vehicles],
+            "position_m": [[_rounded(c, 1) for c in info["xy_m"][v]] for v in vehicles],
+            "out_of_range": sum(not info["in_range"][v] for v in vehicles),
             "bits_sent": info["bits_sent"],
             "energy_j": info["energy_j"],
             "airtime_s": info["airtime_s"],
@@ -296,6 +307,11 @@ class ChannelAwareStrategy(FedAvg):
             self.bits,
             len(self.vehicles),
         )
+
+
+def _rounded(x: float, digits: int = 3) -> float | None:
+    """A JSON-safe number: None for NaN/inf (a vehicle off the road has no position or SNR)."""
+    return round(x, digits) if math.isfinite(x) else None
 
 
 def emit(progress: Progress | None, event: dict[str, Any]) -> None:

@@ -26,6 +26,9 @@ BOUNDARIES = ("wrap", "bounce")
 SPLIT_RULES = ("geometric", "optimal")
 OBJECTIVES = ("expected_depth", "p_full", "weighted")
 BITS_PER_PARAM = (8, 16, 32)
+MOBILITIES = ("road",)  # "sumo" lands with dqfl/channel/sumo.py
+SCENARIOS = ("highway", "urban")  # built in; anything ending in .sumocfg is a user's own
+PATHLOSSES = ("log_distance", "3gpp_highway", "3gpp_urban")
 
 
 @dataclass
@@ -57,6 +60,14 @@ class ChannelConfig:
     correlated_fading: bool = False  # AR(1) across rounds with rho = J0(2 pi f_D round_s)
     # --- mobility -------------------------------------------------------------------------
     round_s: float = 1.0  # wall-clock time between rounds (mobility step, Doppler lag)
+    mobility: str = "road"  # "road": the built-in ring road below; "sumo": SUMO traffic
+    # sumo: "highway" | "urban" (generated at first use with SUMO's tools, cached) or a .sumocfg
+    scenario: str = "highway"
+    sumo_period_s: float = 1.0  # built-in scenarios: mean time between two departures
+    sumo_warmup_s: float = 120.0  # SUMO time simulated before round 0 (fills the network)
+    rsu_x_m: float | None = None  # sumo: RSU position in network coordinates (None: centre)
+    rsu_y_m: float | None = None
+    coverage_m: float = 1000.0  # beyond this 2-D distance a vehicle cannot reach the RSU
     road_length_m: float = 1000.0
     n_lanes: int = 2  # even lanes drive +x, odd lanes -x
     lane_width_m: float = 3.5
@@ -70,6 +81,11 @@ class ChannelConfig:
     ref_loss_db: float = 112.6  # path loss at ref_distance_m: FSPL(1 m, 5.9 GHz) + 27 log10(250)
     pathloss_exponent: float = 2.7
     shadowing_db: float = 0.0  # log-normal shadowing std (dB), iid per vehicle per round; 0 = off
+    # "log_distance" (the law above) or TR 37.885's V2X models "3gpp_highway" / "3gpp_urban"
+    # (LOS / NLOSv / NLOS, the TR's shadowing std and spatial correlation; see pathloss.py)
+    pathloss: str = "log_distance"
+    rsu_height_m: float = 5.0  # antenna heights for the 3-D distance of the 3GPP models
+    vehicle_height_m: float = 1.5
 
     def validate(self) -> None:
         """Raise DqflError naming the first invalid field."""
@@ -84,10 +100,28 @@ class ChannelConfig:
             "rsu_offset_m",
             "ref_distance_m",
             "pathloss_exponent",
+            "sumo_period_s",
+            "coverage_m",
+            "rsu_height_m",
+            "vehicle_height_m",
         ):
             _positive(self, name)
         for name in ("noise_density_dbm_hz", "noise_figure_db", "ref_loss_db", "rsu_position_m"):
             _finite(self, name)
+        _finite(self, "sumo_warmup_s")
+        if self.sumo_warmup_s < 0:
+            _fail("sumo_warmup_s", ">= 0 seconds", self.sumo_warmup_s)
+        for name in ("rsu_x_m", "rsu_y_m"):
+            if getattr(self, name) is not None:
+                _finite(self, name)
+        if self.mobility not in MOBILITIES:
+            _fail("mobility", f"one of {MOBILITIES}", self.mobility)
+        if not isinstance(self.scenario, str) or not (
+            self.scenario in SCENARIOS or self.scenario.endswith(".sumocfg")
+        ):
+            _fail("scenario", f"one of {SCENARIOS} or a path to a .sumocfg file", self.scenario)
+        if self.pathloss not in PATHLOSSES:
+            _fail("pathloss", f"one of {PATHLOSSES}", self.pathloss)
         if self.bits_per_param not in BITS_PER_PARAM:
             _fail("bits_per_param", f"one of {BITS_PER_PARAM}", self.bits_per_param)
         if self.fading not in FADINGS:

@@ -70,3 +70,50 @@ def stationary_distances(cfg: ChannelConfig, n_points: int = 256) -> tuple[np.nd
     d = np.hypot(x[None, :] - cfg.rsu_position_m, lateral_m(cfg, lanes)[:, None]).ravel()
     w = np.full(d.shape, 1.0 / d.size)
     return d, w
+
+
+# --- the mobility interface the uplink uses ------------------------------------------------
+@dataclass(frozen=True)
+class Snapshot:
+    """Where every vehicle is at one round (arrays of shape (n_vehicles,) or (n_vehicles, 2))."""
+
+    xy_m: np.ndarray  # position in the scenario's plane (m)
+    speed_mps: np.ndarray
+    on_road: np.ndarray  # bool: False = not in the network this round (cannot upload)
+
+
+class RoadMobility:
+    """The built-in straight road: x along it, y across (lane centre lines), RSU at y < 0."""
+
+    name = "road"
+
+    def __init__(self, cfg: ChannelConfig, n_vehicles: int, seed: int) -> None:
+        self.cfg = cfg
+        self.fleet = place_fleet(cfg, n_vehicles, seed)
+        self.rsu_xy = np.array([cfg.rsu_position_m, -cfg.rsu_offset_m])
+        self.buildings: np.ndarray | None = None  # (k, 4) boxes x0, y0, x1, y1 that block LOS
+        self.bounds = (0.0, 0.0, cfg.road_length_m, (cfg.n_lanes - 1) * cfg.lane_width_m)
+
+    def positions(self, round_idx: int) -> Snapshot:
+        """Closed form in the round: no history, no process."""
+        x = positions_m(self.cfg, self.fleet, round_idx)
+        y = self.fleet.lane * self.cfg.lane_width_m
+        on = np.ones(len(x), dtype=bool)
+        return Snapshot(np.column_stack([x, y]), self.fleet.speed_mps.copy(), on)
+
+    def roads(self) -> list[np.ndarray]:
+        """Lane centre lines as polylines (for drawing the scenario)."""
+        length = self.cfg.road_length_m
+        return [
+            np.array([[0.0, lane * self.cfg.lane_width_m], [length, lane * self.cfg.lane_width_m]])
+            for lane in range(self.cfg.n_lanes)
+        ]
+
+
+def make_mobility(cfg: ChannelConfig, n_vehicles: int, seed: int, rounds: int | None = None):
+    """The configured mobility model; SUMO trajectories are precomputed for ``rounds`` rounds."""
+    if cfg.mobility == "road":
+        return RoadMobility(cfg, n_vehicles, seed)
+    from dqfl.channel.sumo import SumoMobility
+
+    return SumoMobility(cfg, n_vehicles, seed, rounds=rounds)

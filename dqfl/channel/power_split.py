@@ -50,13 +50,38 @@ def resolve_split(cfg: ChannelConfig, bits: Sequence[int]) -> np.ndarray:
 
 
 def position_snrs(cfg: ChannelConfig, n_points: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Linear mean SNRs and weights over the stationary positions (and shadowing)."""
+    """Linear mean SNRs and weights over the stationary positions (and shadowing).
+
+    The design law is the built-in road's (whatever ``mobility`` is: a SUMO scenario's law is
+    only known after running it, and the split must not depend on the seed). 3GPP models mix
+    LOS and NLOSv with the TR's probability (NLOSv at its mean blockage loss) and integrate the
+    TR's shadowing; building NLOS is a property of a scenario's geometry and is left out.
+    """
+    if cfg.pathloss != "log_distance":
+        return _position_snrs_3gpp(cfg, n_points)
     d, w = stationary_distances(cfg, n_points)
     base = mean_snr_db(cfg, d)
     if cfg.shadowing_db > 0:
         nodes, gh_w = np.polynomial.hermite_e.hermegauss(9)  # X = sigma * node, N(0, 1) weights
         base = base[:, None] - cfg.shadowing_db * nodes[None, :]
         w = w[:, None] * (gh_w / gh_w.sum())[None, :]
+    return 10 ** (base.ravel() / 10), w.ravel()
+
+
+def _position_snrs_3gpp(cfg: ChannelConfig, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    from dqfl.channel import pathloss as pl
+
+    d, w = stationary_distances(cfg, n_points)
+    d3 = pl.distance_3d(cfg, d)
+    los = cfg.snr_db + pl.reference_loss_db(cfg) - pl.los_loss_db(cfg.pathloss, d3, cfg.carrier_hz)
+    mu_a, _ = pl.blockage_params(cfg, d3)
+    p_los = pl.los_probability(cfg.pathloss, d)
+    base = np.concatenate([los, los - mu_a])
+    w = np.concatenate([w * p_los, w * (1 - p_los)])
+    std = pl.SHADOW_STD_DB[cfg.pathloss][pl.LOS]
+    nodes, gh_w = np.polynomial.hermite_e.hermegauss(9)
+    base = base[:, None] - std * nodes[None, :]
+    w = w[:, None] * (gh_w / gh_w.sum())[None, :]
     return 10 ** (base.ravel() / 10), w.ravel()
 
 
