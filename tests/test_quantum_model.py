@@ -129,3 +129,84 @@ def test_shared_readout_map_rides_in_the_base_block():
     m(torch.rand(4, 64))[-1].sum().backward()
     assert m.blocks[0].readout.weight.grad is not None
     assert m.blocks[0].readout.weight.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------- one circuit description
+OBSERVABLE_SETS = ["z", "z_zz_ring", "z_zz_all"]
+
+
+READOUT_CASES = [("born", "z")] + [
+    (r, o) for r in ("shared", "linear", "expval") for o in OBSERVABLE_SETS
+]  # born reads basis-state groups, not observables
+
+
+@pytest.mark.parametrize("layers_per_block", [1, 2])
+@pytest.mark.parametrize(("readout", "observables"), READOUT_CASES)
+def test_every_readout_and_block_size_matches_pennylane_float64(
+    readout, observables, layers_per_block
+):
+    a, b = _pair(4, 2, readout=readout, observables=observables, layers_per_block=layers_per_block)
+    x = torch.rand(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    _compare(a, b, x, 1e-9)
+
+
+@pytest.mark.parametrize("layers_per_block", [1, 2])
+def test_default_model_float32_matches_pennylane(layers_per_block):
+    cfg = ModelConfig(layers_per_block=layers_per_block, n_layers=3)
+    a = build_model(cfg, n_classes=10, n_inputs=256)
+    b = DQNN(
+        8,
+        3,
+        10,
+        backend="pennylane",
+        dtype=torch.float32,
+        readout=cfg.readout,
+        observables=cfg.observables,
+        layers_per_block=layers_per_block,
+    )
+    b.load_state_dict(a.state_dict())
+    x = torch.rand(4, 256, generator=torch.Generator().manual_seed(1))
+    _compare(a, b, x, 1e-5)
+
+
+@pytest.mark.parametrize("simulator", ["dense", "fused", "gatewise"])
+@pytest.mark.parametrize("layers_per_block", [1, 2])
+def test_every_statevector_path_agrees_with_gatewise_reference(simulator, layers_per_block):
+    kw = dict(
+        dtype=torch.float64, seed=4, observables="z_zz_all", layers_per_block=layers_per_block
+    )
+    ref = DQNN(8, 3, 10, simulator="gatewise", **kw)
+    fast = DQNN(8, 3, 10, simulator=simulator, **kw)
+    x = torch.rand(5, 256, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    _compare(fast, ref, x, 1e-9)
+
+
+def test_chain_entangler_and_reupload_follow_the_description():
+    for kw in (dict(entangler="chain"), dict(encoding="angle", reupload=True, layers_per_block=2)):
+        a, b = _pair(4, 2, **kw)
+        x = torch.rand(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+        _compare(a, b, x, 1e-9)
+
+
+def test_pennylane_backend_runs_one_execution_per_forward():
+    import pennylane as qml
+
+    m = DQNN(4, 4, 5, backend="pennylane", dtype=torch.float64, layers_per_block=2)
+    x = torch.rand(6, 16, dtype=torch.float64)
+    with qml.Tracker(m._pl.device) as tracker:
+        m(x).sum().backward()
+    assert tracker.totals["simulations"] == 1
+    assert tracker.totals["batches"] == 1
+
+
+def test_circuit_description_shapes_the_blocks():
+    m = DQNN(6, 3, 10, layers_per_block=2, observables="z_zz_all")
+    c = m.circuit
+    assert c.n_layers == 6 and c.n_blocks == 3
+    assert sum(op.kind == "exit" for op in c.ops) == 3
+    assert sum(op.kind == "u3" for op in c.ops) == 6 * 6
+    assert m.blocks[1].u3.shape == (2, 6, 3) and m.blocks[1].cu3.shape == (2, 6, 3)
+    counts = m.parameter_counts()
+    f = 6 + 15  # <Z_i> and all <Z_i Z_j>
+    assert counts["quantum"] == [72] * 3
+    assert counts["classical"] == [f * 10 + f + 10] + [f + 10] * 2

@@ -5,6 +5,7 @@ import torch
 
 from dqfl.quantum import DQNN, noisy
 from dqfl.quantum import density as D
+from dqfl.quantum.circuit import build_circuit
 from dqfl.quantum.noise import NoiseModel, sample_frequencies
 
 NOISE = NoiseModel(
@@ -19,10 +20,18 @@ NOISE = NoiseModel(
 )
 
 
+@pytest.mark.parametrize("layers_per_block", [1, 2])
 @pytest.mark.parametrize("encoding", ["amplitude", "angle"])
-def test_density_path_matches_default_mixed(encoding):
+def test_density_path_matches_default_mixed(encoding, layers_per_block):
     n, layers = 3, 2
-    kw = dict(dtype=torch.float64, noise=NOISE, encoding=encoding, reupload=True)
+    kw = dict(
+        dtype=torch.float64,
+        noise=NOISE,
+        encoding=encoding,
+        reupload=True,
+        observables="z_zz_all",
+        layers_per_block=layers_per_block,
+    )
     a = DQNN(n, layers, 4, seed=1, **kw)
     b = DQNN(n, layers, 4, backend="pennylane", device="default.mixed", seed=2, **kw)
     b.load_state_dict(a.state_dict())
@@ -37,20 +46,21 @@ def test_density_path_matches_default_mixed(encoding):
 
 def test_trajectories_converge_to_density_matrix():
     n = 4
+    circ = build_circuit(n, 2)
     gen = torch.Generator().manual_seed(0)
-    params = [(torch.rand(n, 3, generator=gen, dtype=torch.float64) * 3,) * 2 for _ in range(2)]
-    params = [(torch.rand(n, 3, generator=gen, dtype=torch.float64) * 3, p[1]) for p in params]
+    u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
+    cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
     psi = torch.rand(1, 2**n, dtype=torch.float64, generator=gen)
     psi = psi / psi.norm()
-    exact = noisy.density_exits(psi, params, n, NOISE)
+    exact = noisy.density_exits(circ, psi, u3, cu3, NOISE, 2)
     rows = 600  # one independent trajectory per row
-    est = noisy.trajectory_exits(psi.repeat(rows, 1), params, n, NOISE, 1, gen)
+    est = noisy.trajectory_exits(circ, psi.repeat(rows, 1), u3, cu3, NOISE, 2, 1, gen)
     for e, t in zip(exact, est, strict=True):
         mean, se = t.mean(0), t.std(0) / rows**0.5
         z = (mean - e[0]).abs() / (se + 1e-12)
         assert (z < 4.5).all(), z.max()
     # the estimate sharpens with more trajectories: the T=200 mean is within 5 SE of exact
-    est_many = noisy.trajectory_exits(psi, params, n, NOISE, 200, gen)[-1][0]
+    est_many = noisy.trajectory_exits(circ, psi, u3, cu3, NOISE, 2, 200, gen)[-1][0]
     assert (est_many - exact[-1][0]).abs().max() < 5 * se.max() * (rows / 200) ** 0.5
 
 
@@ -81,9 +91,11 @@ def test_fidelity_with_noiseless_state_falls_with_depth():
     m = DQNN(n, layers, 3, dtype=torch.float64, seed=0)
     x = torch.rand(8, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     psi0, _ = m.encode(x)
-    params = [(b.u3.detach(), b.cu3.detach()) for b in m.blocks]
-    rhos = noisy.density_states(psi0, params, n, NoiseModel(depolarizing=0.01, t1=50.0, t2=40.0))
-    pure = noisy.density_states(psi0, params, n, NoiseModel())
+    with torch.no_grad():
+        u3, cu3 = m.stacked_angles(layers)
+    noise = NoiseModel(depolarizing=0.01, t1=50.0, t2=40.0)
+    rhos = noisy.density_states(m.circuit, psi0, u3, cu3, noise, layers)
+    pure = noisy.density_states(m.circuit, psi0, u3, cu3, NoiseModel(), layers)
     fid = []
     for r, p in zip(rhos, pure, strict=True):
         psi = torch.linalg.eigh(p)[1][..., -1]  # the pure state's vector

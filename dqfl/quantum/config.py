@@ -13,6 +13,8 @@ from dqfl.errors import DqflError
 ENCODINGS = ("amplitude", "angle")
 BACKENDS = ("torch", "pennylane")
 READOUTS = ("shared", "born", "expval", "linear")
+OBSERVABLES = ("z", "z_zz_ring", "z_zz_all")
+ENTANGLERS = ("ring", "chain")
 NOISE_METHODS = ("auto", "density", "trajectories")
 
 
@@ -26,7 +28,10 @@ class ModelConfig:
     reupload: bool = False
     backend: str = "torch"
     device: str = "default.qubit"
-    readout: str = "shared"  # <Z_i>, per-exit gains/biases, one class map in block 0
+    readout: str = "shared"  # per-exit gains/biases, one class map in block 0
+    observables: str = "z"  # what every exit measures: <Z_i> (+ <Z_i Z_j> of ring/all pairs)
+    layers_per_block: int = 1  # variational layers per block (= per exit and uplink unit)
+    entangler: str = "ring"  # CU3 pairs of a layer: ring (i -> i+1 mod n) or chain
     init_scale: float = 1.0
     init_seed: int = 0
     # --- noise (all off by default) ---
@@ -48,10 +53,16 @@ class ModelConfig:
             raise DqflError(f"model.n_qubits must be an integer in [2, 14]; got {self.n_qubits}")
         if not isinstance(self.n_layers, int) or self.n_layers < 1:
             raise DqflError(f"model.n_layers must be an integer >= 1; got {self.n_layers}")
+        if not isinstance(self.layers_per_block, int) or self.layers_per_block < 1:
+            raise DqflError(
+                f"model.layers_per_block must be an integer >= 1; got {self.layers_per_block}"
+            )
         for name, value, allowed in (
             ("encoding", self.encoding, ENCODINGS),
             ("backend", self.backend, BACKENDS),
             ("readout", self.readout, READOUTS),
+            ("observables", self.observables, OBSERVABLES),
+            ("entangler", self.entangler, ENTANGLERS),
             ("noise_method", self.noise_method, NOISE_METHODS),
         ):
             if value not in allowed:

@@ -1,13 +1,16 @@
-"""The dynamic quantum neural network (DQNN): L variational layers, one exit after each.
+"""The dynamic quantum neural network (DQNN): blocks of variational layers, one exit after each.
 
-Layer l = U3 on every qubit, then a ring of CU3 (qubit i controls i+1 mod n); exit l measures
-the basis-state probabilities after layer l and maps them to class logits with a small readout
-(:mod:`dqfl.quantum.readout`). ``model(x)`` returns the logits of every exit,
-``(n_layers, batch, n_classes)``; ``model(x, depth=d)`` simulates only the first d layers.
+The circuit is data (:mod:`dqfl.quantum.circuit`): a layer is U3 on every qubit, then CU3 on
+every entangler pair (default ring: qubit i controls i+1 mod n); a **block** holds
+``layers_per_block`` layers and ends in an exit, which measures the basis-state probabilities and
+maps them to class logits with a small readout (:mod:`dqfl.quantum.readout`). ``model(x)``
+returns the logits of every exit, ``(n_layers, batch, n_classes)`` (``n_layers`` counts blocks);
+``model(x, depth=d)`` simulates only the first d blocks.
 
 State-dict contract (aggregation, payload size, FedBN): every key starts with ``blocks.<l>.``;
-block l holds ``u3`` (n, 3) and ``cu3`` (n, 3) angles of layer l and ``readout.*`` of exit l.
-Both backends use exactly the same modules, so their state dicts are interchangeable.
+block l holds ``u3`` (k, n, 3) and ``cu3`` (k, P, 3) angles of its k layers and ``readout.*`` of
+exit l (block 0 also the shared class map). Every backend uses exactly the same modules, so their
+state dicts are interchangeable.
 """
 
 from __future__ import annotations
@@ -20,59 +23,59 @@ from torch import nn
 from dqfl.errors import DqflError
 from dqfl.quantum import encoding as enc
 from dqfl.quantum import statevector as sv
+from dqfl.quantum.circuit import Circuit, build_circuit
 from dqfl.quantum.config import ModelConfig
 from dqfl.quantum.noise import NoiseModel
 from dqfl.quantum.readout import make_readout
 
 DENSITY_MAX_QUBITS = 6
-DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, 1 CPU thread): dense wins up to 6 qubits
-
-
-def _block_readout(kind: str, index: int) -> str:
-    """The shared readout's class map rides in the base block (always decoded first)."""
-    return "shared-base" if kind == "shared" and index == 0 else kind
 
 
 class DQNNBlock(nn.Module):
-    """Layer l's circuit angles and exit l's readout (one aggregation unit)."""
+    """One aggregation unit: the angles of the block's ``k`` layers and its exit's readout."""
 
     def __init__(
         self,
-        n_qubits: int,
+        circuit: Circuit,
         n_classes: int,
         readout: str,
+        observables: str,
+        holds_map: bool,
         init_scale: float,
         generator: torch.Generator,
         dtype: torch.dtype,
     ):
         super().__init__()
 
-        def angles() -> torch.Tensor:
-            u = torch.rand(n_qubits, 3, generator=generator, dtype=torch.float64)
+        def angles(shape) -> torch.Tensor:
+            u = torch.rand(*shape, generator=generator, dtype=torch.float64)
             return ((2 * u - 1) * math.pi * init_scale).to(dtype)
 
-        self.u3 = nn.Parameter(angles())
-        self.cu3 = nn.Parameter(angles())
-        self.readout = make_readout(readout, n_qubits, n_classes, dtype, generator)
+        shapes = circuit.block_shapes()
+        self.u3 = nn.Parameter(angles(shapes["u3"]))
+        self.cu3 = nn.Parameter(angles(shapes["cu3"]))
+        self.readout = make_readout(
+            readout, circuit.n_qubits, n_classes, dtype, generator, observables, holds_map
+        )
 
 
 class DQNN(nn.Module):
     """Multi-exit quantum classifier; see the module docstring.
 
     Args:
-        backend: ``torch`` (fast batched simulator, default) or ``pennylane`` (QNode reference on
-            ``device``). Both give the same outputs and gradients.
+        n_layers: number of blocks, i.e. of exits (each block holds ``layers_per_block``
+            variational layers).
+        backend: ``torch`` (fast batched simulator, default) or ``pennylane`` (one QNode with
+            snapshots on ``device``). Both give the same outputs and gradients.
         encoding: ``amplitude`` (2**n pixels on n qubits) or ``angle`` (pooled RY angles,
             optionally re-uploaded before every layer); see :mod:`dqfl.quantum.encoding`.
-        readout: ``shared`` (default), ``born``, ``expval`` or ``linear``; see
-            :mod:`dqfl.quantum.readout`.
+        readout, observables: see :mod:`dqfl.quantum.readout`.
+        entangler: CU3 pairs of a layer, ``ring`` or ``chain`` (:mod:`dqfl.quantum.circuit`).
         noise: a :class:`NoiseModel`; gate noise makes the torch backend use density matrices
             (n <= 6 with ``noise_method="auto"``) or ``n_trajectories`` trajectories.
-        seed: seeds the parameter initialisation (angles uniform in ±pi*init_scale).
+        seed: seeds the parameter initialisation (angles uniform in +-pi*init_scale).
         dtype: float32 (complex64 simulation) or float64 (complex128).
-        simulator: noiseless torch path: ``dense`` (per-layer unitaries as real GEMMs),
-            ``fused`` (three fused gate blocks per layer), ``gatewise`` (Kronecker halves + each
-            CU3) or ``auto`` (dense up to 6 qubits, fused above; measured fastest on CPU).
+        simulator: noiseless torch path (:data:`dqfl.quantum.statevector.SIMULATORS`).
     """
 
     def __init__(
@@ -85,6 +88,9 @@ class DQNN(nn.Module):
         device: str = "default.qubit",
         reupload: bool = False,
         readout: str = "shared",
+        observables: str = "z",
+        layers_per_block: int = 1,
+        entangler: str = "ring",
         noise: NoiseModel | None = None,
         noise_method: str = "auto",
         n_trajectories: int = 32,
@@ -109,11 +115,16 @@ class DQNN(nn.Module):
             raise DqflError(f"model.backend must be torch or pennylane; got {backend!r}")
         if encoding not in ("amplitude", "angle"):
             raise DqflError(f"model.encoding must be amplitude or angle; got {encoding!r}")
+        if simulator not in sv.SIMULATORS:
+            raise DqflError(
+                f"simulator must be one of {', '.join(sv.SIMULATORS)}; got {simulator!r}"
+            )
+        self.circuit = build_circuit(
+            n_qubits, n_layers, layers_per_block, encoding, reupload, entangler
+        )
         self.n_qubits, self.n_layers, self.n_classes = n_qubits, n_layers, n_classes
         self.backend, self.encoding, self.reupload = backend, encoding, reupload
-        self.readout_kind = readout
-        if simulator not in ("auto", "dense", "gatewise", "fused"):
-            raise DqflError(f"simulator must be auto, dense, fused or gatewise; got {simulator!r}")
+        self.readout_kind, self.observables = readout, observables
         self.simulator = simulator
         self.noise = noise or NoiseModel()
         if noise_method == "auto":
@@ -123,16 +134,18 @@ class DQNN(nn.Module):
         self.noise_generator = torch.Generator().manual_seed(noise_seed)
         gen = torch.Generator().manual_seed(seed)
         self.blocks = nn.ModuleList(
-            DQNNBlock(n_qubits, n_classes, _block_readout(readout, i), init_scale, gen, dtype)
+            DQNNBlock(self.circuit, n_classes, readout, observables, i == 0, init_scale, gen, dtype)
             for i in range(n_layers)
         )
         self._pl = None
         if backend == "pennylane":
             from dqfl.quantum.pennylane_backend import PennyLaneCircuit
 
-            self._pl = PennyLaneCircuit(
-                n_qubits, n_layers, device, encoding, reupload, self.noise, diff_method
-            )
+            self._pl = PennyLaneCircuit(self.circuit, device, self.noise, diff_method)
+
+    @property
+    def n_blocks(self) -> int:
+        return self.n_layers
 
     # ------------------------------------------------------------------ forward
     def _check_depth(self, depth: int | None) -> int:
@@ -151,68 +164,46 @@ class DQNN(nn.Module):
         angles = enc.angle_features(x, self.n_qubits)
         return enc.ry_product_state(angles), angles
 
+    def stacked_angles(self, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L, n, 3) U3 and (L, P, 3) CU3 angles of the first ``depth`` blocks' layers."""
+        blocks = self.blocks[:depth]
+        return torch.cat([b.u3 for b in blocks]), torch.cat([b.cu3 for b in blocks])
+
     def exit_probabilities(self, x: torch.Tensor, depth: int | None = None) -> list[torch.Tensor]:
-        """Measured basis-state probabilities (B, 2**n) after each of the first ``depth`` layers
+        """Measured basis-state probabilities (B, 2**n) at each of the first ``depth`` exits
         (noise, readout error and shots included)."""
         depth = self._check_depth(depth)
         psi0, angles = self.encode(x)
-        params = [(b.u3, b.cu3) for b in self.blocks[:depth]]
+        u3, cu3 = self.stacked_angles(depth)
         if self._pl is not None:
-            inputs = psi0 if angles is None else angles
-            u3s = torch.stack([p[0] for p in params])
-            cu3s = torch.stack([p[1] for p in params])
-            probs = self._pl.exits(inputs, u3s, cu3s, depth)
+            probs = self._pl.exits(psi0 if angles is None else angles, u3, cu3, depth)
         elif self.noise.has_gate_noise:
             from dqfl.quantum import noisy
 
             if self.noise_method == "density":
-                probs = noisy.density_exits(
-                    psi0, params, self.n_qubits, self.noise, angles, self.reupload
-                )
+                probs = noisy.density_exits(self.circuit, psi0, u3, cu3, self.noise, depth, angles)
             else:
                 probs = noisy.trajectory_exits(
+                    self.circuit,
                     psi0,
-                    params,
-                    self.n_qubits,
+                    u3,
+                    cu3,
                     self.noise,
+                    depth,
                     self.n_trajectories,
                     self.noise_generator,
                     angles,
-                    self.reupload,
                 )
         else:
-            probs = self._statevector_exits(psi0, angles, params)
+            probs = sv.run(self.circuit, psi0, u3, cu3, depth, angles, self.simulator)
         if self.noise.readout_error > 0 or self.noise.shots > 0:
             probs = [self.noise.measure(p, self.n_qubits, self.noise_generator) for p in probs]
         return probs
 
-    def _statevector_exits(self, psi0, angles, params) -> list[torch.Tensor]:
-        if not (self.reupload and angles is not None):
-            u3 = torch.stack([p[0] for p in params])
-            cu3 = torch.stack([p[1] for p in params])
-            sim = self.simulator
-            if sim == "auto":
-                sim = "dense" if self.n_qubits <= DENSE_MAX_QUBITS else "fused"
-            if sim == "dense":
-                return sv.dense_exits(psi0, u3, cu3)
-            if sim == "fused":
-                return sv.fused_exits(psi0, u3, cu3)
-            return sv.gatewise_exits(psi0, u3, cu3)
-        psi = psi0  # re-uploading: per-sample RY between layers, one layer at a time
-        out = []
-        for layer, (u3, cu3) in enumerate(params):
-            if self.reupload and angles is not None and layer > 0:
-                psi = sv.ry_layer_real(psi, angles, self.n_qubits)
-            psi = sv.apply_real_block(psi, sv.real_block(sv.layer_unitary(u3, cu3)))
-            out.append(sv.probs_from_real(psi))
-        return out
-
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         probs = self.exit_probabilities(x, depth)
-        if self.readout_kind == "shared":
-            weight = self.blocks[0].readout.weight
-            return torch.stack([self.blocks[i].readout(p, weight) for i, p in enumerate(probs)])
-        return torch.stack([self.blocks[i].readout(p) for i, p in enumerate(probs)])
+        weight = getattr(self.blocks[0].readout, "weight", None)
+        return torch.stack([self.blocks[i].readout(p, weight) for i, p in enumerate(probs)])
 
     # ------------------------------------------------------------------ reporting
     def parameter_counts(self) -> dict[str, list[int] | int]:
@@ -231,16 +222,14 @@ class DQNN(nn.Module):
         """``qml.draw`` text of the full circuit (uses a PennyLane circuit even for torch)."""
         from dqfl.quantum.pennylane_backend import PennyLaneCircuit
 
-        pl = self._pl or PennyLaneCircuit(
-            self.n_qubits, self.n_layers, "default.qubit", self.encoding, self.reupload
-        )
+        pl = self._pl or PennyLaneCircuit(self.circuit, "default.qubit")
         d = 2**self.n_qubits
         inputs = torch.ones(d, dtype=torch.float64) / math.sqrt(d)
         if self.encoding == "angle":
             inputs = torch.zeros(self.n_qubits, dtype=torch.float64)
-        u3s = torch.stack([b.u3.detach() for b in self.blocks])
-        cu3s = torch.stack([b.cu3.detach() for b in self.blocks])
-        return pl.draw(inputs, u3s, cu3s)
+        with torch.no_grad():
+            u3, cu3 = self.stacked_angles(self.n_layers)
+        return pl.draw(inputs, u3.double(), cu3.double())
 
 
 def build_model(cfg: ModelConfig, n_classes: int, n_inputs: int) -> DQNN:
@@ -262,6 +251,9 @@ def build_model(cfg: ModelConfig, n_classes: int, n_inputs: int) -> DQNN:
         device=cfg.device,
         reupload=cfg.reupload,
         readout=cfg.readout,
+        observables=cfg.observables,
+        layers_per_block=cfg.layers_per_block,
+        entangler=cfg.entangler,
         noise=NoiseModel.from_config(cfg),
         noise_method=cfg.noise_method,
         n_trajectories=cfg.n_trajectories,

@@ -1,7 +1,10 @@
-"""The DQNN circuit under gate noise: exact (density matrices) or sampled (trajectories).
+"""A :class:`~dqfl.quantum.circuit.Circuit` under gate noise: exact (density matrices) or sampled
+(quantum trajectories).
 
-Both runners follow the channel placement of :mod:`dqfl.quantum.noise` and return the exact or
-estimated basis-state probabilities after every layer, before readout error and shots.
+Both interpreters walk the same op list as the statevector and PennyLane paths and place the
+channels of :mod:`dqfl.quantum.noise` after every gate on each wire it touched (data RYs of an
+angle encoding included). They return the exact or estimated basis-state probabilities at every
+exit, before readout error and shots.
 """
 
 from __future__ import annotations
@@ -9,106 +12,82 @@ from __future__ import annotations
 import torch
 
 from dqfl.quantum import density, gates, trajectories
+from dqfl.quantum._wires import apply_to_state
+from dqfl.quantum.circuit import Circuit
 from dqfl.quantum.noise import NoiseModel
-from dqfl.quantum.statevector import ring_pairs
+from dqfl.quantum.statevector import gate_matrices, op_matrix
 
 
-def _layer_gates(u3: torch.Tensor, cu3: torch.Tensor):
-    singles = gates.u3(u3[:, 0], u3[:, 1], u3[:, 2])
-    doubles = gates.cu3(cu3[:, 0], cu3[:, 1], cu3[:, 2])
-    return singles, doubles
-
-
-def density_exits(
-    psi0: torch.Tensor,
-    params: list[tuple[torch.Tensor, torch.Tensor]],
-    n_qubits: int,
-    noise: NoiseModel,
-    angles: torch.Tensor | None = None,
-    reupload: bool = False,
-) -> list[torch.Tensor]:
-    """Exact noisy exit probabilities (B, D), one per layer (see :func:`density_states`)."""
-    states = density_states(psi0, params, n_qubits, noise, angles, reupload)
-    return [density.probabilities(r) for r in states]
+def _start(psi0: torch.Tensor, circuit: Circuit) -> torch.Tensor:
+    """Complex start state: the amplitudes, or |0...0> when the circuit's own RYs encode."""
+    cdt = gates.complex_dtype(psi0.dtype)
+    if circuit.encoding == "angle":
+        zero = torch.zeros(psi0.shape, dtype=cdt, device=psi0.device)
+        zero[:, 0] = 1.0
+        return zero
+    return psi0.to(cdt)
 
 
 def density_states(
+    circuit: Circuit,
     psi0: torch.Tensor,
-    params: list[tuple[torch.Tensor, torch.Tensor]],
-    n_qubits: int,
+    u3: torch.Tensor,
+    cu3: torch.Tensor,
     noise: NoiseModel,
+    depth: int,
     angles: torch.Tensor | None = None,
-    reupload: bool = False,
 ) -> list[torch.Tensor]:
-    """Exact noisy density matrices (B, D, D) after every layer. ``psi0`` (B, D) is the encoded
-    start state; ``angles`` (B, n) are the RY angles of an angle encoding (noise after those RY
-    gates; re-uploaded if asked)."""
-    cdt = gates.complex_dtype(psi0.dtype)
-    s1, s2 = noise.gate_superop(False), noise.gate_superop(True)
-    rho = density.from_statevector(psi0.to(cdt))
-    n = n_qubits
-
-    def noisy(rho, wires, s):
-        if s is None:
-            return rho
-        for w in wires:
-            rho = density.apply_superop(rho, s, w, n)
-        return rho
-
-    if angles is not None:
-        rho = noisy(rho, range(n), s1)
+    """Exact noisy density matrices (B, D, D) at each of the first ``depth`` exits."""
+    n = circuit.n_qubits
+    superops = {1: noise.gate_superop(False), 2: noise.gate_superop(True)}
+    singles, doubles = gate_matrices(u3, cu3)
+    data_rys = None if angles is None else gates.ry(angles)
+    rho = density.from_statevector(_start(psi0, circuit))
     out = []
-    for layer, (u3, cu3) in enumerate(params):
-        if reupload and angles is not None and layer > 0:
-            rys = gates.ry(angles)  # (B, n, 2, 2)
-            for i in range(n):
-                rho = noisy(density.apply_1q(rho, rys[:, i], i, n), (i,), s1)
-        singles, doubles = _layer_gates(u3, cu3)
-        for i in range(n):
-            rho = noisy(density.apply_1q(rho, singles[i], i, n), (i,), s1)
-        for i, pair in enumerate(ring_pairs(n)):
-            rho = noisy(density.apply_2q(rho, doubles[i], pair, n), pair, s2)
-        out.append(rho)
+    for op in circuit.prefix(depth):
+        if op.kind == "exit":
+            out.append(rho)
+            continue
+        rho = density.apply_unitary(rho, op_matrix(op, singles, doubles, data_rys), op.wires, n)
+        s = superops[len(op.wires)]
+        if s is not None:
+            for w in op.wires:
+                rho = density.apply_superop(rho, s, w, n)
     return out
 
 
+def density_exits(circuit, psi0, u3, cu3, noise, depth, angles=None) -> list[torch.Tensor]:
+    """Exact noisy exit probabilities (B, D) (see :func:`density_states`)."""
+    states = density_states(circuit, psi0, u3, cu3, noise, depth, angles)
+    return [density.probabilities(r) for r in states]
+
+
 def trajectory_exits(
+    circuit: Circuit,
     psi0: torch.Tensor,
-    params: list[tuple[torch.Tensor, torch.Tensor]],
-    n_qubits: int,
+    u3: torch.Tensor,
+    cu3: torch.Tensor,
     noise: NoiseModel,
+    depth: int,
     n_trajectories: int,
     generator: torch.Generator | None,
     angles: torch.Tensor | None = None,
-    reupload: bool = False,
 ) -> list[torch.Tensor]:
     """Unbiased trajectory estimate of :func:`density_exits` (see :mod:`trajectories`)."""
-    from dqfl.quantum._wires import apply_to_state
-
-    cdt = gates.complex_dtype(psi0.dtype)
-    n = n_qubits
-    c1, c2 = noise.gate_channels(False), noise.gate_channels(True)
-    psi = psi0.to(cdt).repeat(n_trajectories, 1)  # (T*B, D), trajectory-major
-    reps = n_trajectories
-
-    def noisy(psi, wires, chans):
-        for w in wires:
-            for k in chans:
-                psi = trajectories.apply_sampled_kraus(psi, k, w, n, generator)
-        return psi
-
-    if angles is not None:
-        psi = noisy(psi, range(n), c1)
+    n, reps = circuit.n_qubits, n_trajectories
+    start = _start(psi0, circuit)
+    cdt = start.dtype
+    channels = {1: noise.gate_channels(False), 2: noise.gate_channels(True)}
+    singles, doubles = gate_matrices(u3, cu3)
+    data_rys = None if angles is None else gates.ry(angles).to(cdt).repeat(reps, 1, 1, 1)
+    psi = start.repeat(reps, 1)  # (T*B, D), trajectory-major
     out = []
-    for layer, (u3, cu3) in enumerate(params):
-        if reupload and angles is not None and layer > 0:
-            rys = gates.ry(angles).to(cdt).repeat(reps, 1, 1, 1)
-            for i in range(n):
-                psi = noisy(apply_to_state(psi, rys[:, i], (i,), n), (i,), c1)
-        singles, doubles = _layer_gates(u3, cu3)
-        for i in range(n):
-            psi = noisy(apply_to_state(psi, singles[i].to(cdt), (i,), n), (i,), c1)
-        for i, pair in enumerate(ring_pairs(n)):
-            psi = noisy(apply_to_state(psi, doubles[i].to(cdt), pair, n), pair, c2)
-        out.append(trajectories.mean_probabilities(psi, reps))
+    for op in circuit.prefix(depth):
+        if op.kind == "exit":
+            out.append(trajectories.mean_probabilities(psi, reps))
+            continue
+        psi = apply_to_state(psi, op_matrix(op, singles, doubles, data_rys).to(cdt), op.wires, n)
+        for w in op.wires:
+            for k in channels[len(op.wires)]:
+                psi = trajectories.apply_sampled_kraus(psi, k, w, n, generator)
     return out

@@ -1,12 +1,14 @@
-"""The DQNN circuit as PennyLane QNodes: the reference implementation (``backend="pennylane"``).
+"""The DQNN circuit as one PennyLane QNode: the reference implementation (``backend="pennylane"``).
 
-One QNode per exit depth d (the circuit truncated after layer d, measuring ``qml.probs`` on all
-wires), because a mid-circuit readout would collapse the state. Inputs are the same encoded
-vectors the torch backend uses (amplitudes via ``qml.AmplitudeEmbedding``, angles via
-``qml.AngleEmbedding(rotation="Y")``) and are broadcast over the batch (parameter
-broadcasting). Gradients: ``backprop`` on ``default.qubit`` / ``default.mixed``,
-``parameter-shift`` on other devices (e.g. ``lightning.qubit``), unless ``diff_method`` says
-otherwise. Gate noise is inserted as PennyLane channels and therefore needs ``default.mixed``.
+The QNode is built from the same :class:`~dqfl.quantum.circuit.Circuit` description the torch
+simulators read, and runs **once per forward pass**, as a skilled PennyLane user would write it:
+the exits before the last are read from ``qml.Snapshot(measurement=qml.probs(...))`` (which does
+not collapse the simulated state), the last from the QNode's return value, the batch goes through
+parameter broadcasting, and gradients use ``backprop`` on ``default.qubit`` / ``default.mixed``
+(``parameter-shift`` elsewhere, e.g. ``lightning.qubit``, which has no snapshot support and falls
+back to one QNode per exit). Inputs are the encoded vectors the torch backend uses (amplitudes via
+``qml.AmplitudeEmbedding``; data angles as ``qml.RY``). Gate noise is inserted as PennyLane
+channels and needs ``default.mixed``.
 """
 
 from __future__ import annotations
@@ -14,29 +16,26 @@ from __future__ import annotations
 import torch
 
 from dqfl.errors import DqflError
+from dqfl.quantum.circuit import Circuit
 from dqfl.quantum.noise import NoiseModel
-from dqfl.quantum.statevector import ring_pairs
 
 BACKPROP_DEVICES = ("default.qubit", "default.mixed")
+SNAPSHOT_DEVICES = ("default.qubit", "default.mixed")
 
 
 class PennyLaneCircuit:
-    """Builds and runs the per-depth QNodes; stateless apart from the device."""
+    """Builds (once per depth) and runs the QNode of a circuit description."""
 
     def __init__(
         self,
-        n_qubits: int,
-        n_layers: int,
+        circuit: Circuit,
         device: str = "default.qubit",
-        encoding: str = "amplitude",
-        reupload: bool = False,
         noise: NoiseModel | None = None,
         diff_method: str = "best",
     ):
         import pennylane as qml
 
-        self.n_qubits, self.n_layers = n_qubits, n_layers
-        self.encoding, self.reupload = encoding, reupload
+        self.circuit = circuit
         self.noise = noise or NoiseModel()
         if self.noise.has_gate_noise and device != "default.mixed":
             raise DqflError(
@@ -44,7 +43,7 @@ class PennyLaneCircuit:
                 f"got {device!r}"
             )
         try:
-            self.device = qml.device(device, wires=n_qubits)
+            self.device = qml.device(device, wires=circuit.n_qubits)
         except Exception as exc:  # PennyLane raises several types for unknown devices
             raise DqflError(
                 f"model.device {device!r} is not an available PennyLane device: {exc}"
@@ -52,61 +51,65 @@ class PennyLaneCircuit:
         if diff_method == "best":
             diff_method = "backprop" if device in BACKPROP_DEVICES else "parameter-shift"
         self.diff_method = diff_method
+        self.snapshots = device in SNAPSHOT_DEVICES
         self._qnodes = {}
 
-    def qnode(self, depth: int):
-        """The QNode for exits 1..depth's last one (cached)."""
-        if depth not in self._qnodes:
-            self._qnodes[depth] = self._build(depth)
-        return self._qnodes[depth]
+    def qnode(self, depth: int, snapshots: bool = True):
+        """The QNode for exits 1..depth (cached); without ``snapshots`` only the last one."""
+        key = (depth, snapshots)
+        if key not in self._qnodes:
+            self._qnodes[key] = self._build(depth, snapshots)
+        return self._qnodes[key]
 
-    def _build(self, depth: int):
+    def _build(self, depth: int, snapshots: bool):
         import pennylane as qml
 
-        n, noise = self.n_qubits, self.noise
-        wires = list(range(n))
+        circ, noise = self.circuit, self.noise
+        wires = list(range(circ.n_qubits))
 
-        def gate_noise(ws, two):
+        def gate_noise(ws):
             if noise.has_gate_noise:
                 for w in ws:
-                    noise.pennylane_ops(w, two)
+                    noise.pennylane_ops(w, len(ws) == 2)
 
         @qml.qnode(self.device, interface="torch", diff_method=self.diff_method)
-        def circuit(inputs, u3s, cu3s):
-            if self.encoding == "amplitude":
+        def qnode(inputs, u3s, cu3s):
+            if circ.encoding == "amplitude":
                 qml.AmplitudeEmbedding(inputs, wires=wires, normalize=True)
-            else:
-                qml.AngleEmbedding(inputs, wires=wires, rotation="Y")
-                gate_noise(wires, False)
-            for layer in range(depth):
-                if self.reupload and self.encoding == "angle" and layer > 0:
-                    qml.AngleEmbedding(inputs, wires=wires, rotation="Y")
-                    gate_noise(wires, False)
-                for i in wires:
-                    qml.U3(u3s[layer, i, 0], u3s[layer, i, 1], u3s[layer, i, 2], wires=i)
-                    gate_noise([i], False)
-                for i, (c, t) in enumerate(ring_pairs(n)):
-                    p = cu3s[layer, i]
-                    qml.ctrl(qml.U3, control=c)(p[0], p[1], p[2], wires=t)
-                    gate_noise([c, t], True)
+            for op in circ.prefix(depth):
+                if op.kind == "exit":
+                    if snapshots and op.index + 1 < depth:
+                        qml.Snapshot(f"exit{op.index}", measurement=qml.probs(wires=wires))
+                    continue
+                if op.kind == "ry_data":
+                    qml.RY(inputs[..., op.index], wires=op.wires[0])
+                elif op.kind == "u3":
+                    p = u3s[op.layer, op.index]
+                    qml.U3(p[0], p[1], p[2], wires=op.wires[0])
+                elif op.kind == "cu3":
+                    p = cu3s[op.layer, op.index]
+                    qml.ctrl(qml.U3, control=op.wires[0])(p[0], p[1], p[2], wires=op.wires[1])
+                gate_noise(op.wires)
             return qml.probs(wires=wires)
 
-        return circuit
+        return qnode
 
     def exits(
         self, inputs: torch.Tensor, u3s: torch.Tensor, cu3s: torch.Tensor, depth: int
     ) -> list[torch.Tensor]:
-        """Probabilities (B, 2**n) after each of the first ``depth`` layers."""
-        out = []
-        for d in range(1, depth + 1):
-            p = self.qnode(d)(inputs, u3s[:d], cu3s[:d])
+        """Probabilities (B, 2**n) at each of the first ``depth`` exits, from one execution."""
+        import pennylane as qml
+
+        def rows(p) -> torch.Tensor:
             p = torch.as_tensor(p)
-            if p.dim() == 1:
-                p = p.unsqueeze(0)
-            out.append(p.to(inputs.dtype))
-        return out
+            return (p.unsqueeze(0) if p.dim() == 1 else p).to(inputs.dtype)
+
+        if not self.snapshots:  # devices without snapshots: one QNode per exit
+            return [rows(self.qnode(d, False)(inputs, u3s, cu3s)) for d in range(1, depth + 1)]
+        out = qml.snapshots(self.qnode(depth))(inputs, u3s, cu3s)
+        return [rows(out[f"exit{i}"]) for i in range(depth - 1)] + [rows(out["execution_results"])]
 
     def draw(self, inputs: torch.Tensor, u3s: torch.Tensor, cu3s: torch.Tensor) -> str:
         import pennylane as qml
 
-        return qml.draw(self.qnode(self.n_layers), decimals=None)(inputs, u3s, cu3s)
+        return qml.draw(self.qnode(self.circuit.n_blocks, False), decimals=None)(inputs, u3s, cu3s)

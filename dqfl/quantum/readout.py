@@ -1,28 +1,42 @@
 """Per-exit readouts: basis-state probabilities -> class logits, kept small next to the circuit.
 
 Every readout takes the exit's measured basis-state probabilities ``p`` (B, 2**n) (exact, noisy
-or shot-sampled) and returns logits (B, C):
+or shot-sampled), so every backend (statevector, density matrix, trajectories, PennyLane) feeds
+it the same thing. Most readouts first compute expectation values of Pauli-Z products,
 
-* ``born`` (C + 1 parameters): class c collects the probability of the basis states
-  b with ``b % C == c`` (a fixed partition, so all 2**n outcomes are used); logits are
-  ``scale * log(p_c + eps) + bias_c``. With scale 1 and bias 0 the softmax *is* the Born rule;
-  the learned temperature and per-class offsets let one exit sharpen its decisions without
-  adding a classical feature extractor. Needs 2**n >= C.
-* ``expval``: <Z_i> of every qubit, then a rank-r linear map ``z A B + b`` (n r + r C + C).
-* ``linear``: <Z_i> then a full ``n x C`` affine map (n C + C); over budget at the defaults
-  (90 per exit vs 48 circuit angles), kept only for comparison.
-* ``shared`` (the default): <Z_i> then ``(z * gain_l) W + bias_l``. The full map W (n C) lives in
-  the *base* block 0, which the uplink always delivers first, and every exit keeps only its own
-  per-qubit gains and class biases (n + C). It trains like ``linear`` but keeps the classical
-  part (n C + L (n + C)) below the circuit's 6 n L angles.
+    f = p @ S,   S[b, k] = eigenvalue of observable k on basis state b,
+
+with the observables chosen by ``observables``:
+
+* ``z``: the n single-qubit <Z_i>;
+* ``z_zz_ring``: <Z_i> and <Z_i Z_{i+1 mod n}> of neighbouring (ring) pairs (2n features);
+* ``z_zz_all``: <Z_i> and <Z_i Z_j> of all n(n-1)/2 pairs (n + n(n-1)/2 features; 36 at n = 8).
+
+Why pairs: with one amplitude-encoded copy of the image x, every exit's <O> is a quadratic form
+x^T A x / |x|^2 of the pixels, and a linear map of more observables spans more of those forms
+(the function class a classical quadratic fit bounds). The map stays linear: no hidden layer.
+
+Readout kinds (F = number of features):
+
+* ``shared`` (default): ``(f * gain_l) W + bias_l``. The full map W (F x C) lives in the *base*
+  block 0, which the uplink always delivers first; every exit keeps its own gains (F) and class
+  biases (C).
+* ``linear``: a full ``F x C`` affine map per exit (F C + C); over budget, kept for comparison.
+* ``expval``: a rank-2 map per exit, ``f A B + b`` (2F + 2C + C).
+* ``born`` (C + 1 parameters, no observables): class c collects the probability of the basis
+  states b with ``b % C == c``; logits ``scale * log(p_c + eps) + bias_c``.
 """
 
 from __future__ import annotations
+
+from itertools import combinations
 
 import torch
 from torch import nn
 
 BORN_EPS = 1e-6
+OBSERVABLES = ("z", "z_zz_ring", "z_zz_all")
+KINDS = ("shared", "born", "expval", "linear")
 
 
 def z_signs(n_qubits: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -30,6 +44,47 @@ def z_signs(n_qubits: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     bits = torch.arange(2**n_qubits)
     cols = [1 - 2 * ((bits >> (n_qubits - 1 - w)) & 1) for w in range(n_qubits)]
     return torch.stack(cols, -1).to(dtype)
+
+
+def observable_pairs(n_qubits: int, observables: str) -> list[tuple[int, int]]:
+    """The (i, j) of the measured Z_i Z_j products, in feature order."""
+    if observables == "z":
+        return []
+    if observables == "z_zz_ring":
+        if n_qubits == 2:
+            return [(0, 1)]
+        return [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
+    if observables == "z_zz_all":
+        return list(combinations(range(n_qubits), 2))
+    raise ValueError(f"unknown observables {observables!r}; use {', '.join(OBSERVABLES)}")
+
+
+def observable_signs(
+    n_qubits: int, observables: str = "z", dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """(2**n, F) eigenvalues of every measured observable on every basis state: <O_k> = p @ S."""
+    z = z_signs(n_qubits, torch.float64)
+    cols = [z] + [
+        (z[:, i] * z[:, j]).unsqueeze(-1) for i, j in observable_pairs(n_qubits, observables)
+    ]
+    return torch.cat(cols, -1).to(dtype)
+
+
+def n_features(n_qubits: int, observables: str) -> int:
+    return n_qubits + len(observable_pairs(n_qubits, observables))
+
+
+class _Features(nn.Module):
+    """Holds the fixed sign matrix S; ``features(p) = p @ S``."""
+
+    def __init__(self, n_qubits: int, observables: str, dtype: torch.dtype):
+        super().__init__()
+        self.register_buffer(
+            "signs", observable_signs(n_qubits, observables, dtype), persistent=False
+        )
+
+    def features(self, probs: torch.Tensor) -> torch.Tensor:
+        return probs @ self.signs.to(probs.dtype)
 
 
 class BornReadout(nn.Module):
@@ -46,13 +101,13 @@ class BornReadout(nn.Module):
         self.scale = nn.Parameter(torch.ones(1, dtype=dtype))
         self.bias = nn.Parameter(torch.zeros(n_classes, dtype=dtype))
 
-    def forward(self, probs: torch.Tensor) -> torch.Tensor:
+    def forward(self, probs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
         pc = probs @ self.groups.to(probs.dtype)
         return self.scale * torch.log(pc + BORN_EPS) + self.bias
 
 
-class ExpvalReadout(nn.Module):
-    """<Z_i> features followed by a rank-``rank`` linear map (full rank = ``linear``)."""
+class ExpvalReadout(_Features):
+    """Observable features followed by a rank-``rank`` linear map (full rank = ``linear``)."""
 
     def __init__(
         self,
@@ -61,29 +116,30 @@ class ExpvalReadout(nn.Module):
         rank: int | None = 2,
         dtype: torch.dtype = torch.float32,
         generator: torch.Generator | None = None,
+        observables: str = "z",
     ):
-        super().__init__()
-        self.register_buffer("signs", z_signs(n_qubits, dtype), persistent=False)
+        super().__init__(n_qubits, observables, dtype)
+        f = self.signs.shape[1]
         self.rank = rank
         if rank is None:
-            w = torch.randn(n_qubits, n_classes, generator=generator, dtype=dtype)
-            self.weight = nn.Parameter(w / n_qubits**0.5)
+            w = torch.randn(f, n_classes, generator=generator, dtype=dtype)
+            self.weight = nn.Parameter(w / f**0.5)
         else:
-            a = torch.randn(n_qubits, rank, generator=generator, dtype=dtype) / n_qubits**0.5
+            a = torch.randn(f, rank, generator=generator, dtype=dtype) / f**0.5
             b = torch.randn(rank, n_classes, generator=generator, dtype=dtype) / rank**0.5
             self.proj = nn.Parameter(a)
             self.weight = nn.Parameter(b)
         self.bias = nn.Parameter(torch.zeros(n_classes, dtype=dtype))
 
-    def forward(self, probs: torch.Tensor) -> torch.Tensor:
-        z = probs @ self.signs.to(probs.dtype)
+    def forward(self, probs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.features(probs)
         if self.rank is not None:
             z = z @ self.proj
         return z @ self.weight + self.bias
 
 
-class SharedReadout(nn.Module):
-    """<Z_i> scaled per exit, then a class map W shared by all exits and held by block 0."""
+class SharedReadout(_Features):
+    """Features scaled per exit, then a class map W shared by all exits and held by block 0."""
 
     def __init__(
         self,
@@ -92,18 +148,18 @@ class SharedReadout(nn.Module):
         holds_map: bool,
         dtype: torch.dtype = torch.float32,
         generator: torch.Generator | None = None,
+        observables: str = "z",
     ):
-        super().__init__()
-        self.register_buffer("signs", z_signs(n_qubits, dtype), persistent=False)
+        super().__init__(n_qubits, observables, dtype)
+        f = self.signs.shape[1]
         if holds_map:
-            w = torch.randn(n_qubits, n_classes, generator=generator, dtype=dtype)
-            self.weight = nn.Parameter(w / n_qubits**0.5)
-        self.gain = nn.Parameter(torch.ones(n_qubits, dtype=dtype))
+            w = torch.randn(f, n_classes, generator=generator, dtype=dtype)
+            self.weight = nn.Parameter(w / f**0.5)
+        self.gain = nn.Parameter(torch.ones(f, dtype=dtype))
         self.bias = nn.Parameter(torch.zeros(n_classes, dtype=dtype))
 
-    def forward(self, probs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-        z = probs @ self.signs.to(probs.dtype)
-        return (z * self.gain) @ weight + self.bias
+    def forward(self, probs: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        return (self.features(probs) * self.gain) @ weight + self.bias
 
 
 def make_readout(
@@ -112,13 +168,16 @@ def make_readout(
     n_classes: int,
     dtype: torch.dtype = torch.float32,
     generator: torch.Generator | None = None,
+    observables: str = "z",
+    holds_map: bool = False,
 ) -> nn.Module:
+    """Exit readout of ``kind``; ``holds_map`` marks the shared readout of the base block."""
     if kind == "born":
         return BornReadout(n_qubits, n_classes, dtype)
     if kind == "expval":
-        return ExpvalReadout(n_qubits, n_classes, rank=2, dtype=dtype, generator=generator)
+        return ExpvalReadout(n_qubits, n_classes, 2, dtype, generator, observables)
     if kind == "linear":
-        return ExpvalReadout(n_qubits, n_classes, rank=None, dtype=dtype, generator=generator)
-    if kind in ("shared", "shared-base"):
-        return SharedReadout(n_qubits, n_classes, kind == "shared-base", dtype, generator)
-    raise ValueError(f"unknown readout {kind!r}; use born, expval, linear or shared")
+        return ExpvalReadout(n_qubits, n_classes, None, dtype, generator, observables)
+    if kind == "shared":
+        return SharedReadout(n_qubits, n_classes, holds_map, dtype, generator, observables)
+    raise ValueError(f"unknown readout {kind!r}; use {', '.join(KINDS)}")

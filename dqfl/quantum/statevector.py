@@ -1,19 +1,20 @@
-"""Fast noiseless statevector simulation of the DQNN (the ``torch`` backend).
+"""Noiseless statevector simulation of a :class:`~dqfl.quantum.circuit.Circuit` (``torch`` backend).
 
-Design (measured fastest and exact): a layer is U3 on every qubit and then a ring of CU3, the
-same for every sample in the batch. So each layer's 2**n x 2**n unitary is built once per
-forward pass from its 6n angles (a Kronecker product of the U3s, then the n CU3s applied to its
-rows: O(n 4**n) work, independent of the batch), and the whole batch is pushed through with one
-real GEMM: the state is kept as ``[Re | Im]`` (B, 2D) and multiplied by the real block matrix
-``[[Re U^T, Im U^T], [-Im U^T, Re U^T]]``. Amplitude/angle encodings give real start states, so
-the first layer is a (B, D) x (D, 2D) product. Autograd differentiates all of it; on CUDA
-inputs everything runs on the GPU.
+:func:`run` interprets the circuit description and picks the fastest exact path:
 
-Cost per layer: ~ 8 B D**2 flops forward (4 B D**2 for the first layer) plus O(n D**2) to
-build U, about 3x that with the backward pass. Dense GEMMs beat gate-by-gate updates on CPUs up
-to ~10 qubits at batch 64 because they run at a good fraction of the machine's peak while
-per-gate kernels are memory- and launch-bound; :func:`gatewise_layer` is the alternative used
-for per-sample gates (re-uploading) and by the trajectory simulator.
+* ``dense`` (default up to 6 qubits): a layer is the same for every sample, so its 2**n x 2**n
+  unitary is built once per forward from its angles (a Kronecker product of the U3s, then each
+  CU3 applied to its rows: O(n 4**n), independent of the batch); the layers of a block are
+  multiplied together and the whole batch goes through one real GEMM per block, with the state
+  kept as ``[Re | Im]`` (B, 2D) against ``[[Re U^T, Im U^T], [-Im U^T, Re U^T]]``.
+* ``fused`` (default above 6 qubits, U3 + CU3-ring circuits): each layer is fused into three gate
+  blocks (qubits 0..h with their U3s and CU3 chain, the rest, the wrap-around CU3) applied to a
+  column-major (2**n, B) state: O(B 2**n 2**(n/2)) per layer instead of O(B 4**n).
+* ``gatewise``: every op of the description in turn on (B, 2**n) complex states; the general
+  path (any entangler, per-sample re-uploaded data angles) and the reference for the others.
+
+All three agree with PennyLane to float precision (tests); autograd differentiates them and CUDA
+inputs keep everything on the GPU.
 """
 
 from __future__ import annotations
@@ -21,74 +22,14 @@ from __future__ import annotations
 import torch
 
 from dqfl.quantum import gates
-from dqfl.quantum._wires import apply_to_rows, apply_to_state
+from dqfl.quantum._wires import apply_to_state
+from dqfl.quantum.circuit import Circuit
+
+SIMULATORS = ("auto", "dense", "fused", "gatewise")
+DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, 1 CPU thread): dense wins up to 6 qubits
 
 
-def ring_pairs(n_qubits: int) -> list[tuple[int, int]]:
-    """(control, target) of the CU3 ring: qubit i controls i+1 mod n."""
-    return [(i, (i + 1) % n_qubits) for i in range(n_qubits)]
-
-
-def layer_unitary(u3_params: torch.Tensor, cu3_params: torch.Tensor) -> torch.Tensor:
-    """Complex ``(2**n, 2**n)`` unitary of one layer from ``(n, 3)`` U3 and CU3 angles."""
-    n = u3_params.shape[0]
-    singles = gates.u3(u3_params[:, 0], u3_params[:, 1], u3_params[:, 2])
-    u = singles[0]
-    for i in range(1, n):
-        u = torch.kron(u, singles[i])
-    cus = gates.cu3(cu3_params[:, 0], cu3_params[:, 1], cu3_params[:, 2])
-    for i, pair in enumerate(ring_pairs(n)):
-        u = apply_to_rows(u, cus[i], pair, n)
-    return u
-
-
-def real_block(u: torch.Tensor) -> torch.Tensor:
-    """``(2D, 2D)`` real matrix M with ``[Re psi', Im psi'] = [Re psi, Im psi] @ M``."""
-    ut = u.transpose(0, 1)
-    re, im = ut.real, ut.imag
-    return torch.cat((torch.cat((re, im), 1), torch.cat((-im, re), 1)), 0)
-
-
-def apply_real_block(psi: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    """psi: ``(B, D)`` (a real start state) or ``(B, 2D)`` ``[Re | Im]``; returns (B, 2D)."""
-    d = m.shape[0] // 2
-    if psi.shape[-1] == d:
-        return psi @ m[:d]
-    return psi @ m
-
-
-def probs_from_real(psi: torch.Tensor) -> torch.Tensor:
-    """Basis probabilities from ``[Re | Im]`` (B, 2D) or a real state (B, D)."""
-    d = psi.shape[-1] // 2
-    return psi[..., :d] ** 2 + psi[..., d:] ** 2
-
-
-def ry_layer_real(psi: torch.Tensor, angles: torch.Tensor, n_qubits: int) -> torch.Tensor:
-    """Per-sample RY(angles[b, i]) on every qubit of ``[Re | Im]`` states (B, 2D); RY is real,
-    so real and imaginary parts rotate alike (used for data re-uploading)."""
-    b = psi.shape[0]
-    d = 2**n_qubits
-    x = psi.reshape(b, -1, d)  # (B, 1 or 2, D)
-    rot = gates.ry(angles).real  # (B, n, 2, 2)
-    for i in range(n_qubits):
-        x = apply_to_state(x, rot[:, i].unsqueeze(1), (i,), n_qubits)
-    return x.reshape(b, -1)
-
-
-def gatewise_layer(
-    psi: torch.Tensor, u3_params: torch.Tensor, cu3_params: torch.Tensor, n_qubits: int
-) -> torch.Tensor:
-    """The same layer applied gate by gate to complex states ``(..., 2**n)`` (reference path)."""
-    singles = gates.u3(u3_params[:, 0], u3_params[:, 1], u3_params[:, 2]).to(psi.dtype)
-    for i in range(n_qubits):
-        psi = apply_to_state(psi, singles[i], (i,), n_qubits)
-    cus = gates.cu3(cu3_params[:, 0], cu3_params[:, 1], cu3_params[:, 2]).to(psi.dtype)
-    for i, pair in enumerate(ring_pairs(n_qubits)):
-        psi = apply_to_state(psi, cus[i], pair, n_qubits)
-    return psi
-
-
-# ---------------------------------------------------------------------------- batched builders
+# ---------------------------------------------------------------------------- building blocks
 def _batched_kron(mats: torch.Tensor) -> torch.Tensor:
     """Kronecker product over dim -3 of ``(..., k, 2, 2)`` -> ``(..., 2**k, 2**k)``."""
     u = mats[..., 0, :, :]
@@ -105,8 +46,7 @@ def _controlled_rows(u: torch.Tensor, g: torch.Tensor, ctl: int, tgt: int, n: in
     lb, m = u.shape[0], u.shape[-1]
     if ctl < tgt:
         v = u.reshape(lb, 2**ctl, 2, 2 ** (tgt - ctl - 1), 2, 2 ** (n - tgt - 1) * m)
-        x1 = v[:, :, 1]  # (L, a, b, 2, r)
-        y1 = g[:, None, None] @ x1
+        y1 = g[:, None, None] @ v[:, :, 1]  # (L, a, b, 2, r)
         return torch.stack((v[:, :, 0], y1), 2).reshape(u.shape)
     v = u.reshape(lb, 2**tgt, 2, 2 ** (ctl - tgt - 1), 2, 2 ** (n - ctl - 1) * m)
     x1 = v[:, :, :, :, 1]  # (L, a, 2, b, r)
@@ -114,55 +54,55 @@ def _controlled_rows(u: torch.Tensor, g: torch.Tensor, ctl: int, tgt: int, n: in
     return torch.stack((v[:, :, :, :, 0], y1), 4).reshape(u.shape)
 
 
-def layer_unitaries(u3: torch.Tensor, cu3: torch.Tensor) -> torch.Tensor:
-    """All layers' unitaries at once: ``(L, n, 3)`` angles -> ``(L, 2**n, 2**n)`` complex.
+def layer_unitaries(
+    u3: torch.Tensor, cu3: torch.Tensor, pairs: tuple[tuple[int, int], ...]
+) -> torch.Tensor:
+    """All layers' unitaries at once: ``(L, n, 3)``/``(L, P, 3)`` angles -> ``(L, D, D)`` complex.
     Batching over layers keeps the number of autograd ops independent of L."""
     n = u3.shape[-2]
-    singles = gates.u3(u3[..., 0], u3[..., 1], u3[..., 2])  # (L, n, 2, 2)
-    u = _batched_kron(singles)
-    targets = gates.u3(cu3[..., 0], cu3[..., 1], cu3[..., 2])  # (L, n, 2, 2)
-    for i, (c, t) in enumerate(ring_pairs(n)):
+    u = _batched_kron(gates.u3(u3[..., 0], u3[..., 1], u3[..., 2]))  # (L, D, D)
+    targets = gates.u3(cu3[..., 0], cu3[..., 1], cu3[..., 2])  # (L, P, 2, 2)
+    for i, (c, t) in enumerate(pairs):
         u = _controlled_rows(u, targets[:, i], c, t, n)
     return u
 
 
 def real_blocks(u: torch.Tensor) -> torch.Tensor:
-    """Batched :func:`real_block`: (L, D, D) complex -> (L, 2D, 2D) real."""
+    """(L, D, D) complex -> (L, 2D, 2D) real M: ``[Re psi', Im psi'] = [Re psi, Im psi] @ M``."""
     ut = u.transpose(-1, -2)
     re, im = ut.real, ut.imag
     return torch.cat((torch.cat((re, im), -1), torch.cat((-im, re), -1)), -2)
 
 
-def dense_exits(psi0: torch.Tensor, u3: torch.Tensor, cu3: torch.Tensor) -> list[torch.Tensor]:
-    """Exit probabilities from a real start state (B, D) via per-layer real GEMMs."""
-    mats = real_blocks(layer_unitaries(u3, cu3))
-    psi, out = psi0, []
-    for m in mats:
-        psi = apply_real_block(psi, m)
-        out.append(probs_from_real(psi))
+def probs_from_real(psi: torch.Tensor) -> torch.Tensor:
+    """Basis probabilities from ``[Re | Im]`` (B, 2D)."""
+    d = psi.shape[-1] // 2
+    return psi[..., :d] ** 2 + psi[..., d:] ** 2
+
+
+def _block_products(u: torch.Tensor, k: int) -> torch.Tensor:
+    """(L, D, D) layer unitaries -> (L/k, D, D) block unitaries U_k ... U_1 of each block."""
+    if k == 1:
+        return u
+    blocks = u.reshape(-1, k, *u.shape[-2:])
+    out = blocks[:, 0]
+    for j in range(1, k):
+        out = blocks[:, j] @ out
     return out
 
 
-def gatewise_exits(psi0: torch.Tensor, u3: torch.Tensor, cu3: torch.Tensor) -> list[torch.Tensor]:
-    """Exit probabilities, gate by gate: the U3 layer as two half-register Kronecker factors
-    (psi -> A psi B^T), then the n CU3 gates touching only the control=1 half. The state is kept
-    column-major, (2**n, B), so every step is one large matmul over the whole batch. O(B D n)
-    work instead of O(B D^2): the better choice from ~8 qubits up on CPUs."""
-    n = u3.shape[-2]
-    h = n // 2
-    cdt = gates.complex_dtype(psi0.dtype)
-    singles = gates.u3(u3[..., 0], u3[..., 1], u3[..., 2])
-    left, right = _batched_kron(singles[:, :h]), _batched_kron(singles[:, h:])
-    targets = gates.u3(cu3[..., 0], cu3[..., 1], cu3[..., 2])  # (L, n, 2, 2)
-    b = psi0.shape[0]
-    psi, out = psi0.to(cdt).transpose(0, 1), []  # (D, B)
-    for layer in range(u3.shape[0]):
-        x = (left[layer] @ psi.reshape(2**h, -1)).reshape(2**h, 2 ** (n - h), b)
-        x = (right[layer] @ x).reshape(1, 2**n, b)
-        for i, (c, t) in enumerate(ring_pairs(n)):
-            x = _controlled_rows(x, targets[layer : layer + 1, i], c, t, n)
-        psi = x.reshape(2**n, b)
-        out.append((psi.real**2 + psi.imag**2).transpose(0, 1))
+# ---------------------------------------------------------------------------- fast paths
+def dense_exits(psi0: torch.Tensor, u3, cu3, circuit: Circuit) -> list[torch.Tensor]:
+    """Exit probabilities from a real start state (B, D): one real GEMM per block."""
+    mats = real_blocks(
+        _block_products(layer_unitaries(u3, cu3, circuit.pairs), circuit.layers_per_block)
+    )
+    d = psi0.shape[-1]
+    psi = psi0 @ mats[0][:d]  # a real start state needs only the top half
+    out = [probs_from_real(psi)]
+    for m in mats[1:]:
+        psi = psi @ m
+        out.append(probs_from_real(psi))
     return out
 
 
@@ -180,12 +120,11 @@ def _chain_unitaries(singles: torch.Tensor, targets: torch.Tensor, lo: int, hi: 
     return u
 
 
-def fused_exits(psi0: torch.Tensor, u3: torch.Tensor, cu3: torch.Tensor) -> list[torch.Tensor]:
-    """Like :func:`gatewise_exits` but with the gates fused into three blocks per layer: qubits
-    0..h (U3s + CU3 chain), qubits h..n-1 (remaining U3s + chain) and the wrap-around CU3.
-    The block unitaries (2**(h+1) and 2**(n-h) wide) are built for all layers at once, so a
-    layer costs three matmuls on the state: the fewest autograd ops, fastest at 7-10 qubits."""
-    n = u3.shape[-2]
+def fused_exits(psi0: torch.Tensor, u3, cu3, circuit: Circuit) -> list[torch.Tensor]:
+    """Ring circuits only: three fused gate blocks per layer on a column-major (D, B) state."""
+    if not circuit.is_ring:
+        raise ValueError("the fused kernels implement U3 + CU3-ring layers only")
+    n = circuit.n_qubits
     h = n // 2
     cdt = gates.complex_dtype(psi0.dtype)
     singles = gates.u3(u3[..., 0], u3[..., 1], u3[..., 2])
@@ -199,5 +138,81 @@ def fused_exits(psi0: torch.Tensor, u3: torch.Tensor, cu3: torch.Tensor) -> list
         x = (block_b[layer] @ x).reshape(1, 2**n, b)
         x = _controlled_rows(x, targets[layer : layer + 1, n - 1], n - 1, 0, n)
         psi = x.reshape(2**n, b)
-        out.append((psi.real**2 + psi.imag**2).transpose(0, 1))
+        if (layer + 1) % circuit.layers_per_block == 0:
+            out.append((psi.real**2 + psi.imag**2).transpose(0, 1))
     return out
+
+
+# ---------------------------------------------------------------------------- general path
+def gate_matrices(u3: torch.Tensor, cu3: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(L, n, 2, 2) U3 and (L, P, 4, 4) CU3 matrices of every variational layer."""
+    singles = gates.u3(u3[..., 0], u3[..., 1], u3[..., 2])
+    doubles = gates.cu3(cu3[..., 0], cu3[..., 1], cu3[..., 2])
+    return singles, doubles
+
+
+def op_matrix(op, singles, doubles, data_rys) -> torch.Tensor:
+    """The matrix of a gate op: shared (2^k, 2^k) or per sample (B, 2^k, 2^k) for data RYs."""
+    if op.kind == "u3":
+        return singles[op.layer, op.index]
+    if op.kind == "cu3":
+        return doubles[op.layer, op.index]
+    if op.kind == "ry_data":
+        return data_rys[:, op.index]
+    raise ValueError(f"not a gate op: {op.kind}")
+
+
+def gatewise_exits(
+    psi0: torch.Tensor, u3, cu3, circuit: Circuit, angles: torch.Tensor | None, depth: int
+) -> list[torch.Tensor]:
+    """Every op in turn on (B, D) complex states. ``psi0`` is the amplitude-encoded state, or
+    |0...0> for angle encoding (whose RYs are ops of the circuit)."""
+    cdt = gates.complex_dtype(psi0.dtype)
+    n = circuit.n_qubits
+    singles, doubles = gate_matrices(u3, cu3)
+    data_rys = None if angles is None else gates.ry(angles).to(cdt)
+    psi, out = psi0.to(cdt), []
+    for op in circuit.prefix(depth):
+        if op.kind == "exit":
+            out.append(psi.real**2 + psi.imag**2)
+        else:
+            psi = apply_to_state(
+                psi, op_matrix(op, singles, doubles, data_rys).to(cdt), op.wires, n
+            )
+    return out
+
+
+def run(
+    circuit: Circuit,
+    psi0: torch.Tensor,
+    u3: torch.Tensor,
+    cu3: torch.Tensor,
+    depth: int,
+    angles: torch.Tensor | None = None,
+    simulator: str = "auto",
+) -> list[torch.Tensor]:
+    """Exit probabilities (B, D) after each of the first ``depth`` blocks.
+
+    ``psi0`` is the real encoded start state (B, D) (angle encoding: the RY product state) and
+    ``u3``/``cu3`` the stacked angles of at least ``depth * layers_per_block`` layers.
+    """
+    k = circuit.layers_per_block
+    u3, cu3 = u3[: depth * k], cu3[: depth * k]
+    if circuit.data_reuploaded:
+        simulator = "gatewise"
+    if simulator == "auto":
+        if circuit.n_qubits <= DENSE_MAX_QUBITS:
+            simulator = "dense"
+        else:
+            simulator = "fused" if circuit.is_ring else "gatewise"
+    if simulator == "dense":
+        return dense_exits(psi0, u3, cu3, circuit)
+    if simulator == "fused":
+        return fused_exits(psi0, u3, cu3, circuit)
+    if simulator == "gatewise":
+        if circuit.encoding == "angle":
+            zero = torch.zeros_like(psi0)
+            zero[:, 0] = 1.0
+            return gatewise_exits(zero, u3, cu3, circuit, angles, depth)
+        return gatewise_exits(psi0, u3, cu3, circuit, None, depth)
+    raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}; got {simulator!r}")
