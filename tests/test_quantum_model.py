@@ -210,3 +210,10 @@ def test_circuit_description_shapes_the_blocks():
     f = 6 + 15  # <Z_i> and all <Z_i Z_j>
     assert counts["quantum"] == [72] * 3
     assert counts["classical"] == [f * 10 + f + 10] + [f + 10] * 2
+
+
+def test_amplitude_encoding_with_reupload_matches_pennylane():
+    a, b = _pair(4, 3, reupload=True, observables="z_zz_all")
+    x = torch.rand(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    _compare(a, b, x, 1e-9)
+    assert sum(op.kind == "ry_data" for op in a.circuit.ops) == 4 * 2

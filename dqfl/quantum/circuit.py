@@ -5,6 +5,10 @@ A :class:`Circuit` is a flat tuple of :class:`Op` records built once from the mo
     [encoding RYs (angle encoding)]                              # amplitude encoding: none
     block 1: layer 1 .. layer k   (k = layers_per_block)
              each layer = [re-upload RYs] + U3 on every qubit + CU3 on every entangler pair
+
+Re-uploading (``reupload``) puts RY(a_i) on every wire before every layer but the first, with
+a_i the pooled angle features of the image (:func:`dqfl.quantum.encoding.angle_features`), for
+either encoding: on top of an amplitude encoding it makes the exits non-quadratic in the pixels.
              EXIT 1
     block 2: ...                                                  EXIT 2
     ...
@@ -64,7 +68,7 @@ class Circuit:
 
     @property
     def data_reuploaded(self) -> bool:
-        return self.encoding == "angle" and self.reupload
+        return self.reupload
 
     @property
     def is_ring(self) -> bool:
@@ -104,7 +108,7 @@ def build_circuit(
     for block in range(n_blocks):
         for j in range(layers_per_block):
             layer = block * layers_per_block + j
-            if encoding == "angle" and reupload and layer > 0:
+            if reupload and layer > 0:
                 ops += [Op("ry_data", (w,), index=w) for w in wires]
             ops += [Op("u3", (w,), layer, w) for w in wires]
             ops += [Op("cu3", pair, layer, i) for i, pair in enumerate(pairs)]

@@ -156,12 +156,14 @@ class DQNN(nn.Module):
         return int(depth)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(real start state (B, 2**n), RY angles (B, n) or None)."""
+        """(real start state (B, 2**n), data RY angles (B, n) or None if the circuit has none)."""
         dtype = self.blocks[0].u3.dtype
         x = x.to(dtype=dtype, device=self.blocks[0].u3.device).reshape(x.shape[0], -1)
+        angles = None
+        if self.encoding == "angle" or self.reupload:
+            angles = enc.angle_features(x, self.n_qubits)
         if self.encoding == "amplitude":
-            return enc.amplitude_state(x, self.n_qubits), None
-        angles = enc.angle_features(x, self.n_qubits)
+            return enc.amplitude_state(x, self.n_qubits), angles
         return enc.ry_product_state(angles), angles
 
     def stacked_angles(self, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,7 +178,7 @@ class DQNN(nn.Module):
         psi0, angles = self.encode(x)
         u3, cu3 = self.stacked_angles(depth)
         if self._pl is not None:
-            probs = self._pl.exits(psi0 if angles is None else angles, u3, cu3, depth)
+            probs = self._pl.exits(psi0, angles, u3, cu3, depth)
         elif self.noise.has_gate_noise:
             from dqfl.quantum import noisy
 
@@ -224,12 +226,11 @@ class DQNN(nn.Module):
 
         pl = self._pl or PennyLaneCircuit(self.circuit, "default.qubit")
         d = 2**self.n_qubits
-        inputs = torch.ones(d, dtype=torch.float64) / math.sqrt(d)
-        if self.encoding == "angle":
-            inputs = torch.zeros(self.n_qubits, dtype=torch.float64)
+        psi0 = torch.ones(d, dtype=torch.float64) / math.sqrt(d)
+        angles = torch.zeros(self.n_qubits, dtype=torch.float64)
         with torch.no_grad():
             u3, cu3 = self.stacked_angles(self.n_layers)
-        return pl.draw(inputs, u3.double(), cu3.double())
+        return pl.draw(psi0, angles, u3.double(), cu3.double())
 
 
 def build_model(cfg: ModelConfig, n_classes: int, n_inputs: int) -> DQNN:

@@ -7,8 +7,8 @@ not collapse the simulated state), the last from the QNode's return value, the b
 parameter broadcasting, and gradients use ``backprop`` on ``default.qubit`` / ``default.mixed``
 (``parameter-shift`` elsewhere, e.g. ``lightning.qubit``, which has no snapshot support and falls
 back to one QNode per exit). Inputs are the encoded vectors the torch backend uses (amplitudes via
-``qml.AmplitudeEmbedding``; data angles as ``qml.RY``). Gate noise is inserted as PennyLane
-channels and needs ``default.mixed``.
+``qml.AmplitudeEmbedding``; data angles as ``qml.RY`` ops of the description). Gate noise is
+inserted as PennyLane channels and needs ``default.mixed``.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class PennyLaneCircuit:
                     noise.pennylane_ops(w, len(ws) == 2)
 
         @qml.qnode(self.device, interface="torch", diff_method=self.diff_method)
-        def qnode(inputs, u3s, cu3s):
+        def qnode(inputs, angles, u3s, cu3s):
             if circ.encoding == "amplitude":
                 qml.AmplitudeEmbedding(inputs, wires=wires, normalize=True)
             for op in circ.prefix(depth):
@@ -82,7 +82,7 @@ class PennyLaneCircuit:
                         qml.Snapshot(f"exit{op.index}", measurement=qml.probs(wires=wires))
                     continue
                 if op.kind == "ry_data":
-                    qml.RY(inputs[..., op.index], wires=op.wires[0])
+                    qml.RY(angles[..., op.index], wires=op.wires[0])
                 elif op.kind == "u3":
                     p = u3s[op.layer, op.index]
                     qml.U3(p[0], p[1], p[2], wires=op.wires[0])
@@ -95,9 +95,15 @@ class PennyLaneCircuit:
         return qnode
 
     def exits(
-        self, inputs: torch.Tensor, u3s: torch.Tensor, cu3s: torch.Tensor, depth: int
+        self,
+        inputs: torch.Tensor,
+        angles: torch.Tensor | None,
+        u3s: torch.Tensor,
+        cu3s: torch.Tensor,
+        depth: int,
     ) -> list[torch.Tensor]:
-        """Probabilities (B, 2**n) at each of the first ``depth`` exits, from one execution."""
+        """Probabilities (B, 2**n) at each of the first ``depth`` exits, from one execution.
+        ``inputs``: the amplitude-encoded states; ``angles``: the data RY angles (or None)."""
         import pennylane as qml
 
         def rows(p) -> torch.Tensor:
@@ -105,11 +111,13 @@ class PennyLaneCircuit:
             return (p.unsqueeze(0) if p.dim() == 1 else p).to(inputs.dtype)
 
         if not self.snapshots:  # devices without snapshots: one QNode per exit
-            return [rows(self.qnode(d, False)(inputs, u3s, cu3s)) for d in range(1, depth + 1)]
-        out = qml.snapshots(self.qnode(depth))(inputs, u3s, cu3s)
+            qnodes = [self.qnode(d, False) for d in range(1, depth + 1)]
+            return [rows(q(inputs, angles, u3s, cu3s)) for q in qnodes]
+        out = qml.snapshots(self.qnode(depth))(inputs, angles, u3s, cu3s)
         return [rows(out[f"exit{i}"]) for i in range(depth - 1)] + [rows(out["execution_results"])]
 
-    def draw(self, inputs: torch.Tensor, u3s: torch.Tensor, cu3s: torch.Tensor) -> str:
+    def draw(self, inputs, angles, u3s, cu3s) -> str:
         import pennylane as qml
 
-        return qml.draw(self.qnode(self.circuit.n_blocks, False), decimals=None)(inputs, u3s, cu3s)
+        qnode = self.qnode(self.circuit.n_blocks, False)
+        return qml.draw(qnode, decimals=None)(inputs, angles, u3s, cu3s)

@@ -211,8 +211,7 @@ def run(
         return fused_exits(psi0, u3, cu3, circuit)
     if simulator == "gatewise":
         if circuit.encoding == "angle":
-            zero = torch.zeros_like(psi0)
-            zero[:, 0] = 1.0
-            return gatewise_exits(zero, u3, cu3, circuit, angles, depth)
-        return gatewise_exits(psi0, u3, cu3, circuit, None, depth)
+            psi0 = torch.zeros_like(psi0)
+            psi0[:, 0] = 1.0
+        return gatewise_exits(psi0, u3, cu3, circuit, angles, depth)
     raise ValueError(f"simulator must be one of {', '.join(SIMULATORS)}; got {simulator!r}")
