@@ -14,6 +14,7 @@ from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, 
 from flwr.clientapp import ClientApp
 
 from dqfl.aggregation import block_index
+from dqfl.compression import quantize_upload
 from dqfl.config import RunConfig
 from dqfl.federation import common
 
@@ -88,6 +89,7 @@ def train(message: Message, context: Context) -> Message:
         for k, v in state.items()
         if (local is None or not local(k)) and (train_depth is None or block_index(k) < train_depth)
     }
+    sent = quantize_upload(sent, start_state, cfg.channel.bits_per_param)
     metrics = {
         "num-examples": int(result.num_examples),
         "train-loss": float(result.loss) if math.isfinite(float(result.loss)) else float("nan"),

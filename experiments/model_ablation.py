@@ -28,6 +28,10 @@ ROWS: list[tuple[str, str]] = [
     ("distillation 0.3", DEFAULT + " --distill 0.3"),
     ("exit weights 1,2,3,4", DEFAULT + " --exit-weights 1,2,3,4"),
     (
+        "beyond quadratic: pooled-pixel RYs re-uploaded before every layer after the first",
+        DEFAULT + " --set reupload=true",
+    ),
+    (
         "previous model and training: <Z>, constant lr, 200 crops/vehicle, 10 epochs",
         "--set observables=z --schedule constant --samples-per-vehicle 200 --epochs 10",
     ),
