@@ -125,6 +125,11 @@ class RunConfig:
         """Short hash of the whole config: a sweep uses it to recognise finished points."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
 
+    def identity(self) -> dict[str, Any]:
+        """The dotted keys that decide a run's results (where they are written and the data
+        cache's folder do not): finished results are reused only when these all match."""
+        return {k: v for k, v in self.to_flat().items() if k not in RESULT_NEUTRAL_KEYS}
+
     def to_toml(self) -> str:
         lines = []
         for key, value in self.to_dict().items():
@@ -136,6 +141,15 @@ class RunConfig:
                 lines += [f"{k} = {_toml_value(v)}" for k, v in value.items() if v is not None]
         return "\n".join(lines) + "\n"
 
+
+#: Keys that change where or how fast a run goes, never its numbers.
+RESULT_NEUTRAL_KEYS = (
+    "output_dir",
+    "name",
+    "data.cache_dir",
+    "federation.client_timeout_s",
+    "federation.num_cpus_per_client",
+)
 
 SECTIONS: dict[str, type] = {
     "data": DataConfig,

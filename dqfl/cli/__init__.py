@@ -47,7 +47,11 @@ _mount()
 
 
 def main() -> None:
-    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    """Console-script entry point: user errors become one line on stderr and exit code 2;
+    the first Ctrl-C stops any command promptly with exit code 130 (see ``interrupt``)."""
+    from dqfl.cli import interrupt
+
+    interrupt.install()
     try:
         app(standalone_mode=False)
     except DqflError as exc:

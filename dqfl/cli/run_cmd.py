@@ -32,9 +32,13 @@ def run(
     cfg = load_config(config, set_)
     out_dir = out or _fresh_dir(Path(cfg.output_dir) / cfg.run_name())
 
+    from dqfl.cli import interrupt
+    from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter
     from dqfl.federation import run_points
 
+    interrupt.set_on_interrupt(interrupt.keep_finished([out_dir]))
+    reused = check_points([(cfg, out_dir)]) > 0
     printer = ProgressPrinter()
     printer.console.print(
         f"dqfl run: method={cfg.federation.method} strategy={cfg.federation.strategy} "
@@ -47,7 +51,10 @@ def run(
     top1 = summary.get("top1") or []
     if top1:
         typer.echo("final top-1 per exit: " + ", ".join(f"{100 * a:.1f}%" for a in top1))
-    typer.echo(f"results written to {out_dir}")
+    if reused:
+        typer.echo(f"results in {out_dir} (finished earlier with this configuration; not rerun)")
+    else:
+        typer.echo(f"results written to {out_dir}")
 
 
 def _fresh_dir(base: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from dqfl.cli.run_cmd import ConfigOption, SetOption
 from dqfl.config import RunConfig, apply_overrides, load_config
 from dqfl.errors import DqflError
+from dqfl.limits import BYTES_PER_POINT, check_fits
 
 
 def sweep(
@@ -39,14 +41,17 @@ def sweep(
     """Run every point of the grid inside one start of Flower's simulation engine."""
     base = load_config(config, set_)
     points = expand_grid(
-        base, parse_values(snr_db, "--snr-db"), _split(methods), _seeds(seeds), grid
+        base, parse_values(snr_db, "--snr-db"), _split(methods, "--methods"), _seeds(seeds), grid
     )
 
+    from dqfl.cli import interrupt
+    from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter
     from dqfl.federation import run_points
 
     targets = [(cfg, out / cfg.run_name()) for cfg in points]
-    done = sum((path / "summary.json").exists() for _, path in targets)
+    interrupt.set_on_interrupt(interrupt.keep_finished([p for _, p in targets], root=out))
+    done = check_points(targets, label_points=True)
     printer = ProgressPrinter(total_points=len(targets))
     printer.console.print(f"dqfl sweep: {len(targets)} points ({done} finished earlier) → {out}")
     with printer:
@@ -71,7 +76,9 @@ def expand_grid(
                 f"--grid expects key=v1,v2 (e.g. federation.lr=0.01,0.05); got {item!r}"
             )
         key, values = item.split("=", 1)
-        axes.append((key.strip(), _split(values)))
+        axes.append((key.strip(), _split(values, f"--grid {key.strip()}")))
+    n_points = math.prod(len(values) for _, values in axes)
+    check_fits(f"a grid of {n_points} points", n_points * BYTES_PER_POINT, "use fewer values")
     configs = []
     for combo in itertools.product(*(values for _, values in axes)):
         overrides = [f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True)]
@@ -93,9 +100,13 @@ def parse_values(text: str, option: str) -> list[float]:
                 raise ValueError
             start, stop, step = parts
             n = int(round((stop - start) / step)) + 1
+            check_fits(f"{option} {text} ({n} values)", n * BYTES_PER_POINT, "use a larger step")
             return [round(start + i * step, 6) for i in range(n)]
-        return [float(p) for p in _split(text)]
-    except ValueError:
+        values = [float(p) for p in _split(text, option)]
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError
+        return values
+    except (ValueError, OverflowError):
         raise DqflError(
             f"{option} must be start:stop:step with step > 0 (e.g. -5:25:5) or a list (0,10,20); "
             f"got {text!r}"
@@ -106,14 +117,21 @@ def _seeds(text: str) -> list[int]:
     try:
         if ":" in text:
             start, stop = (int(p) for p in text.split(":"))
+            if stop < start:
+                raise ValueError
+            n = stop - start + 1
+            check_fits(f"--seeds {text} ({n} seeds)", n * BYTES_PER_POINT, "use fewer seeds")
             return list(range(start, stop + 1))
-        return [int(p) for p in _split(text)]
+        return [int(p) for p in _split(text, "--seeds")]
     except ValueError:
-        raise DqflError(f"--seeds must be integers like 0,1,2 or 0:4; got {text!r}") from None
+        raise DqflError(
+            f"--seeds must be integers like 0,1,2 or start:stop with stop >= start (0:4); "
+            f"got {text!r}"
+        ) from None
 
 
-def _split(text: str) -> list[str]:
+def _split(text: str, option: str) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
     if not values:
-        raise DqflError(f"expected a comma-separated list; got {text!r}")
+        raise DqflError(f"{option} expects a comma-separated list of values; got {text!r}")
     return values

@@ -15,7 +15,7 @@ from typing import Any
 
 from dqfl.config import RunConfig
 from dqfl.federation.common import point_event
-from dqfl.federation.results import is_done, read_summary
+from dqfl.federation.results import reusable_summary
 
 Progress = Callable[[dict[str, Any]], None]
 Point = tuple[RunConfig, Path]
@@ -50,11 +50,13 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
     """Run every unfinished point; return all summaries in the order of ``points``."""
     points = [(cfg.validate(), Path(out)) for cfg, out in points]
     n = len(points)
+    # Before any work: finished results of another configuration are refused, never reused.
+    finished = {i: s for i, (cfg, out) in enumerate(points) if (s := reusable_summary(cfg, out))}
     summaries: dict[int, dict[str, Any]] = {}
     federated: list[tuple[int, Point]] = []
     for i, (cfg, out) in enumerate(points):
-        if is_done(out):
-            summaries[i] = read_summary(out)
+        if i in finished:
+            summaries[i] = finished[i]
             _emit(progress, point_event("point_skipped", i, n, cfg, out, summary=summaries[i]))
         elif cfg.federation.method == "centralized":
             from dqfl.federation.centralized import run_centralized

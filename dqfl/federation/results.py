@@ -11,6 +11,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +26,35 @@ CONFIG = "config.toml"
 MODEL = "model.pt"
 
 
+# Every result write holds this lock; an interrupt takes it for good (``freeze_writes``) so the
+# process can exit with no write in flight. Re-entrant: the interrupt handler runs in the main
+# thread, which may itself be inside a write.
+_WRITE_LOCK = threading.RLock()
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+TMP_GLOB = ".*.tmp"
+
+
+def freeze_writes(timeout_s: float = 10.0) -> None:
+    """Block every later result write (for the rest of the process): called on interrupt."""
+    _WRITE_LOCK.acquire(timeout=timeout_s)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write to a temp file next to ``path`` and rename: readers see all of it or nothing."""
+    with _WRITE_LOCK:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide results from the group
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -66,6 +84,66 @@ def is_done(out_dir: Path) -> bool:
 
 def read_summary(out_dir: Path) -> dict[str, Any]:
     return json.loads((Path(out_dir) / SUMMARY).read_text())
+
+
+def reusable_summary(cfg: RunConfig, out_dir: Path) -> dict[str, Any] | None:
+    """The finished results in ``out_dir`` if they are this configuration's, else None.
+
+    A folder holding finished results of another configuration is refused (DqflError): reporting
+    them as this run's would be wrong, and overwriting them would lose finished work. The stored
+    ``config.toml`` is compared key by key on what changes results (see
+    :meth:`RunConfig.identity`); the summary's fingerprint decides when it cannot be read.
+    """
+    from dqfl.config import load_config
+    from dqfl.errors import DqflError
+
+    out_dir = Path(out_dir)
+    if not is_done(out_dir):
+        return None
+    try:
+        summary = read_summary(out_dir)
+    except (OSError, ValueError) as exc:
+        raise DqflError(
+            f"{out_dir} holds an unreadable {SUMMARY} ({exc}); delete it or choose another folder"
+        ) from None
+    here = cfg.identity()
+    try:
+        there = load_config(out_dir / CONFIG).identity()
+    except (DqflError, OSError) as exc:
+        if isinstance(summary, dict) and summary.get("fingerprint") == cfg.fingerprint():
+            return summary
+        raise DqflError(
+            f"{out_dir} holds finished results whose configuration cannot be compared ({exc}); "
+            "choose another output folder or delete that one"
+        ) from None
+    diffs = [k for k in sorted(set(here) | set(there)) if here.get(k) != there.get(k)]
+    if diffs:
+        shown = "; ".join(f"{k} = {there.get(k)!r} there, {here.get(k)!r} now" for k in diffs[:3])
+        more = f" (and {len(diffs) - 3} more)" if len(diffs) > 3 else ""
+        raise DqflError(
+            f"{out_dir} holds finished results of a different configuration: {shown}{more}; "
+            "choose another output folder (--out) or delete that one to run again"
+        )
+    return summary
+
+
+def discard_unfinished(out_dir: Path) -> bool:
+    """Remove what an unfinished run left in ``out_dir`` (never finished results, never other
+    files); the folder goes too if that leaves it empty. True if anything was removed."""
+    out_dir = Path(out_dir)
+    if is_done(out_dir) or not out_dir.is_dir():
+        return False
+    removed = False
+    for path in [out_dir / n for n in (CONFIG, HISTORY, MODEL)] + list(out_dir.glob(TMP_GLOB)):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed = True
+    try:
+        out_dir.rmdir()
+        removed = True
+    except OSError:
+        pass  # not empty: the user's own files stay
+    return removed
 
 
 class RunRecorder:

@@ -1,0 +1,163 @@
+"""Everything that can fail is checked before any work starts (and before Flower's engine starts).
+
+`dqfl run` and `dqfl sweep` call :func:`check_points` with every (config, results folder) they
+will run: each point's config, the sizes against this machine's memory, the model (qubits vs
+image size, readout vs classes, the PennyLane device), the data paths, finished results of
+another configuration in a target folder, and that every results folder can be created and
+written. Folders are created only after every other check passed.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from dqfl.config import RunConfig
+from dqfl.data import class_names
+from dqfl.errors import DqflError
+from dqfl.limits import BYTES_PER_POINT, check_fits
+
+#: Driver memory per vehicle: the bench_scale measurement (757 MB at 10 vehicles, 793 MB at
+#: 1000) gives about 36 KB; rounded up.
+BYTES_PER_VEHICLE = 40_000
+FLOAT = 4
+
+
+def check_points(points: Sequence[tuple[RunConfig, Path]], label_points: bool = False) -> int:
+    """Validate every point up front; returns how many hold reusable finished results."""
+    from dqfl.federation.results import reusable_summary
+
+    check_fits(
+        f"a grid of {len(points)} points",
+        len(points) * BYTES_PER_POINT,
+        "use fewer values per axis",
+    )
+    models: set[str] = set()
+    data: set[str] = set()
+    finished = 0
+    for cfg, out in points:
+        prefix = f"grid point {cfg.run_name()}: " if label_points else ""
+        try:
+            cfg.validate()
+            check_sizes(cfg)
+            key = repr((cfg.model, cfg.federation.method, cfg.data.alphabet, cfg.data.image_size))
+            if key not in models:
+                check_model(cfg)
+                models.add(key)
+            key = repr((cfg.data.data_root, cfg.data.font_dir, cfg.data.alphabet))
+            if key not in data:
+                check_data_paths(cfg)
+                data.add(key)
+            finished += reusable_summary(cfg, out) is not None
+            check_writable(Path(out))
+        except DqflError as exc:
+            raise DqflError(f"{prefix}{exc}") from None
+    create_folders([Path(out) for _, out in points])
+    return finished
+
+
+def check_sizes(cfg: RunConfig) -> None:
+    """Memory estimates of the largest things one run holds; refused above the limit."""
+    d, m = cfg.data, cfg.model
+    pixels = d.image_size**2
+    check_fits(
+        f"one vehicle's {d.samples_per_vehicle} crops (data.samples_per_vehicle)",
+        2 * d.samples_per_vehicle * pixels * FLOAT,  # rendered crops + the float copy
+        "lower data.samples_per_vehicle",
+    )
+    n_classes = len(class_names(cfg.data_config()))
+    check_fits(
+        f"the held-out set of {d.test_per_class} crops per class (data.test_per_class)",
+        2 * d.test_per_class * n_classes * pixels * FLOAT,
+        "lower data.test_per_class",
+    )
+    check_fits(
+        f"a fleet of {d.n_vehicles} vehicles (data.n_vehicles)",
+        d.n_vehicles * BYTES_PER_VEHICLE,
+        "lower data.n_vehicles",
+    )
+    if cfg.federation.method != "classical":
+        check_fits(
+            f"a {m.n_qubits}-qubit DQNN with {m.n_layers} layers (model.n_layers)",
+            model_training_bytes(cfg),
+            "lower model.n_layers, model.n_qubits or federation.batch_size",
+        )
+
+
+def model_training_bytes(cfg: RunConfig) -> float:
+    """Parameters plus the states autograd keeps for one batch through every layer."""
+    m = cfg.model
+    noisy = any(
+        v > 0 for v in (m.depolarizing, m.amplitude_damping, m.phase_damping, m.t1, m.readout_error)
+    )
+    dim = 2**m.n_qubits
+    state = 2 * dim  # [Re|Im]
+    if noisy and m.backend == "torch":
+        density = m.noise_method == "density" or (m.noise_method == "auto" and m.n_qubits <= 6)
+        state = 2 * dim * dim if density else 2 * dim * m.n_trajectories
+    per_layer = 3 * cfg.federation.batch_size * state * FLOAT  # saved tensors per layer
+    params = m.n_layers * (6 * m.n_qubits + 2 * (m.n_qubits + 1) * 33) * FLOAT
+    return m.n_layers * per_layer + params
+
+
+def check_model(cfg: RunConfig) -> None:
+    """Build the run's model once: qubits vs image size, readout vs classes, the device name."""
+    from dqfl.federation.common import avoid_llvm_clash, build
+
+    avoid_llvm_clash()
+    try:
+        build(cfg)
+    except ValueError as exc:
+        raise DqflError(f"the model cannot be built from this configuration: {exc}") from None
+
+
+def check_data_paths(cfg: RunConfig) -> None:
+    """Real images and user fonts are read by the vehicles later: look at them now."""
+    data = cfg.data_config()
+    if data.data_root:
+        from dqfl.data.imagefolder import scan
+
+        scan(data)
+    if data.font_dir:
+        from dqfl.data.fonts import user_fonts
+
+        user_fonts(data.font_dir)
+
+
+def check_writable(folder: Path) -> None:
+    """The folder (or the nearest existing folder above it) must accept new files."""
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DqflError(f"cannot write results to {folder}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise DqflError(f"cannot write results to {folder}: {probe} is not writable")
+
+
+def create_folders(folders: Sequence[Path]) -> None:
+    """Create every results folder and write a probe file in it; undo on failure."""
+    created: list[Path] = []
+    try:
+        for folder in folders:
+            missing = [p for p in [folder, *folder.parents] if not p.exists()]
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                created += reversed(missing)
+                with tempfile.TemporaryFile(dir=folder):
+                    pass
+            except OSError as exc:
+                raise DqflError(
+                    f"cannot write results to {folder}: {exc.strerror or exc}"
+                ) from None
+    except DqflError:
+        for path in reversed(created):
+            try:
+                path.rmdir()
+            except OSError:
+                pass
+        raise
