@@ -49,9 +49,13 @@ _mount()
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2;
     the first Ctrl-C stops any command promptly with exit code 130 (see ``interrupt``)."""
+    import warnings
+
     from dqfl.cli import interrupt
 
     interrupt.install()
+    # a warning is one line for the user, not the library's source line
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
     try:
         app(standalone_mode=False)
     except DqflError as exc:

@@ -34,7 +34,8 @@ def evaluate(
     rows = [evaluate_model(path, data_root) for path in models]
     for row in rows:
         exits = ", ".join(f"exit {i + 1}: {100 * a:.1f}%" for i, a in enumerate(row["top1"]))
-        typer.echo(f"{row['run']}: {row['n_images']} images → {exits}")
+        skipped = f" ({row['n_skipped']} unreadable skipped)" if row["n_skipped"] else ""
+        typer.echo(f"{row['run']}: {row['n_images']} images{skipped} → {exits}")
     if json_out is not None:
         json_out.write_text(json.dumps(rows, indent=2))
         typer.echo(f"wrote {json_out}")
@@ -65,5 +66,6 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
     return {
         "run": str(model_file.parent),
         "n_images": int(len(y)),
+        "n_skipped": int(pool.get("skipped", 0)),
         "top1": [float(a) for a in top1],
     }

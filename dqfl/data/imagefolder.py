@@ -25,11 +25,70 @@ TEST_FRACTION = 0.2
 _MEMO: dict[str, dict[str, np.ndarray]] = {}
 
 
+class SkippedImagesWarning(UserWarning):
+    """Some files of an image folder could not be read (the CLI prints it as one line)."""
+
+
 def _gray_loader(path: str):
     from PIL import Image
 
     with Image.open(path) as im:
-        return im.convert("L")
+        im.load()
+        return to_gray8(im)
+
+
+def to_gray8(image):  # PIL.Image -> PIL.Image in mode "L"
+    """Any PIL mode as the 8-bit grey crop it shows, so every file format reads the same pixels.
+
+    ``convert("L")`` clips 16- and 32-bit grey to 255 and drops alpha, which is where some
+    crops keep their ink. Here: 16-bit grey is scaled by 1/257 (the inverse of 8 -> 16 bit);
+    32-bit integer and float grey by their range (8-bit, 16-bit or [0, 1] floats); palette
+    images through their colours; alpha is composited on the crop's background (the opaque
+    border's grey, or, when the border is transparent, the grey that contrasts with the ink).
+    """
+    from PIL import Image
+
+    mode = image.mode
+    if mode == "L":
+        return image
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("CMYK", "RGB", "RGBX", "YCbCr"):
+        return image.convert("RGB").convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        return to_gray8(image.convert("RGBA" if has_alpha else "RGB"))
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+        top = float(arr.max()) if arr.size else 0.0
+        if mode.startswith("I;16") or 255.0 < top <= 65535.0:
+            arr = arr / 257.0
+        elif top > 65535.0:
+            arr = arr * (255.0 / top)
+        elif mode == "F" and top <= 1.0:
+            arr = arr * 255.0
+        return Image.fromarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
+    if mode in ("LA", "La", "RGBA", "RGBa"):
+        rgba = image.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
+        gray = np.asarray(rgba.convert("RGB").convert("L"), dtype=np.float64)
+        return Image.fromarray(_composite(gray, alpha))
+    return image.convert("L")
+
+
+def _composite(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Grey over its background by alpha; see :func:`to_gray8` for the background."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    border_alpha = np.concatenate([alpha[0], alpha[-1], alpha[:, 0], alpha[:, -1]])
+    if (border_alpha > 0.5).mean() > 0.5:
+        background = float(np.median(border[border_alpha > 0.5]))
+    else:
+        weight = alpha.sum()
+        ink = float((gray * alpha).sum() / weight) if weight > 0 else 0.0
+        background = 0.0 if ink >= 128 else 255.0
+    out = gray * alpha + background * (1.0 - alpha)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def scan(cfg: DataConfig) -> tuple[list[tuple[str, int]], Path]:
@@ -94,7 +153,8 @@ def _read_all(samples: list[tuple[str, int]], size: int, root: Path) -> dict[str
     if bad:
         warnings.warn(
             f"skipped {len(bad)} unreadable image file(s) under {root} (first: {bad[0]})",
-            stacklevel=4,
+            SkippedImagesWarning,
+            stacklevel=2,
         )
     if not crops:
         raise DqflError(f"none of the {len(samples)} image files under {str(root)!r} could be read")
