@@ -26,7 +26,7 @@ BOUNDARIES = ("wrap", "bounce")
 SPLIT_RULES = ("geometric", "optimal")
 OBJECTIVES = ("expected_depth", "p_full", "weighted")
 BITS_PER_PARAM = (8, 16, 32)
-MOBILITIES = ("road",)  # "sumo" lands with dqfl/channel/sumo.py
+MOBILITIES = ("road", "sumo")
 SCENARIOS = ("highway", "urban")  # built in; anything ending in .sumocfg is a user's own
 PATHLOSSES = ("log_distance", "3gpp_highway", "3gpp_urban")
 

@@ -117,3 +117,10 @@ def make_mobility(cfg: ChannelConfig, n_vehicles: int, seed: int, rounds: int | 
     from dqfl.channel.sumo import SumoMobility
 
     return SumoMobility(cfg, n_vehicles, seed, rounds=rounds)
+
+
+def prepare_mobility(cfg: ChannelConfig, n_vehicles: int, seed: int, rounds: int) -> None:
+    """Build (and cache) a run's trajectories up front, so a broken scenario stops the run
+    before any training; the built-in road needs nothing."""
+    if cfg.mobility != "road":
+        make_mobility(cfg, n_vehicles, seed, rounds=rounds)

@@ -71,6 +71,10 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
         else:
             federated.append((i, (cfg, out)))
     if federated:
+        from dqfl.channel.mobility import prepare_mobility
+
+        for _, (cfg, _) in federated:  # SUMO scenarios fail here, before any training
+            prepare_mobility(cfg.channel, cfg.data.n_vehicles, cfg.seed, cfg.federation.rounds + 1)
         index = [i for i, _ in federated]
 
         def relabel(event: dict[str, Any]) -> None:
