@@ -186,3 +186,28 @@ def test_sumo_quits_when_dqfl_is_killed(tmp_path) -> None:
     if alive:  # do not leave it behind even when the check fails
         os.kill(pid, signal.SIGKILL)
     assert not alive
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--pathloss", "3gpp_highway"],
+        ["--mobility", "sumo", "--scenario", "urban", "--pathloss", "3gpp_urban"],
+    ],
+)
+def test_channel_cli_draws_the_scenario(args, tmp_path) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from dqfl.channel.cli import channel
+
+    app = typer.Typer()
+    app.command()(channel)
+    png = tmp_path / "scenario.png"
+    result = CliRunner().invoke(
+        app, [*args, "--plot", str(png), "--rounds", "8", "--trials", "2000",
+              "--block-params", "59,59,59,59"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "vehicles in range per round" in result.output
+    assert png.stat().st_size > 10_000

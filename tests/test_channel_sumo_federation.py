@@ -50,6 +50,13 @@ def test_short_federation_on_each_builtin_scenario(tmp_path, monkeypatch) -> Non
         moved = [a != b for a, b in zip(rows[0]["position_m"], rows[-1]["position_m"], strict=True)]
         assert any(moved)
         assert summary["rounds"] == 3
+    # the report draws each scenario from the recorded tracks
+    from dqfl.report import write_report
+
+    report = write_report(tmp_path, tmp_path / "report")
+    text = report.read_text()
+    assert "scenario.png" in text and "scenario_2.png" in text
+    assert (tmp_path / "report" / "scenario.png").stat().st_size > 10_000
 
 
 def _dqfl(args: list[str], tmp_path: Path, extra_path: str = "") -> subprocess.CompletedProcess:

@@ -52,7 +52,27 @@ def channel(
             help='Parameters per block, e.g. "138,138,138,138" (default: the default model).'
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo draws.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the Monte Carlo draws and the scenario.")] = 0,
+    pathloss: Annotated[
+        str | None,
+        typer.Option(help='"log_distance" (default), "3gpp_highway" or "3gpp_urban" (TR 37.885).'),
+    ] = None,
+    mobility: Annotated[
+        str | None, typer.Option(help='"road" (built-in, default) or "sumo" (needs dqfl[sumo]).')
+    ] = None,
+    scenario: Annotated[
+        str | None,
+        typer.Option(help='With --mobility sumo: "highway", "urban" or a .sumocfg file.'),
+    ] = None,
+    plot: Annotated[
+        str | None,
+        typer.Option(
+            help="Also draw the scenario (roads, RSU, vehicle tracks) and the mean SNR per round "
+            "to this PNG file."
+        ),
+    ] = None,
+    vehicles: Annotated[int, typer.Option(help="Vehicles drawn with --plot.")] = 10,
+    rounds: Annotated[int, typer.Option(help="Rounds drawn with --plot.")] = 20,
     json_path: Annotated[
         str | None, typer.Option("--json", help='Also write the results as JSON to FILE, or "-".')
     ] = None,
@@ -60,7 +80,7 @@ def channel(
     """Depth distribution of the superposition-coded uplink: Monte Carlo vs closed form."""
     from dqfl.channel.comparison import compare_at
     from dqfl.channel.config import ChannelConfig, parse_floats
-    from dqfl.channel.pathloss import mean_snr_db, noise_dbm, tx_power_dbm, tx_power_w
+    from dqfl.channel.pathloss import noise_dbm, nominal_mean_snr_db, tx_power_dbm, tx_power_w
     from dqfl.channel.payload import block_bits, default_model_block_params
     from dqfl.channel.power_split import objective_value, position_snrs, resolve_split
 
@@ -72,6 +92,9 @@ def channel(
         "slot_s": slot_s,
         "fading": fading,
         "rician_k": rician_k,
+        "pathloss": pathloss,
+        "mobility": mobility,
+        "scenario": scenario,
     }
     cfg = ChannelConfig(**{k: v for k, v in overrides.items() if v is not None})
     cfg.validate()
@@ -79,6 +102,10 @@ def channel(
         raise DqflError(f"--trials must be >= 1; got {trials}")
     if distance is not None and (not math.isfinite(distance) or distance <= 0):
         raise DqflError(f"--distance must be > 0 metres; got {distance}")
+    if plot is not None:
+        if vehicles < 1 or rounds < 1:
+            raise DqflError(f"--vehicles and --rounds must be >= 1; got {vehicles}, {rounds}")
+        _plot_scenario(cfg, Path(plot), vehicles, seed, rounds)
     if block_params is None:
         counts, source = default_model_block_params()
     else:
@@ -87,7 +114,7 @@ def channel(
     bits = block_bits(counts, cfg.bits_per_param)
     lam = resolve_split(cfg, bits)
     dist = cfg.ref_distance_m if distance is None else float(distance)
-    at_db = float(mean_snr_db(cfg, dist))
+    at_db = float(nominal_mean_snr_db(cfg, dist))
     result = compare_at(cfg, bits, lam, at_db, trials, seed)
 
     snrs, weights = position_snrs(cfg)
@@ -149,6 +176,27 @@ def channel(
             raise DqflError(f"cannot write --json file {json_path}: {exc.strerror}") from exc
     _print_table(cfg, payload, result)
     _warn(result, err=False)
+
+
+def _plot_scenario(cfg, path: Path, n: int, seed: int, rounds: int) -> None:
+    """Draw the scenario and print the per-round mean-SNR spread of the vehicles in range."""
+    from rich.console import Console
+
+    from dqfl.channel import scenario_plot
+
+    mobility, xy, snr, in_range = scenario_plot.simulate_tracks(cfg, n, seed, rounds)
+    scenario_plot.draw(path, cfg, mobility, xy, np.where(in_range, snr, np.nan).tolist())
+    ok = snr[in_range]
+    Console().print(
+        f"scenario: {path} ({n} vehicles, {rounds} rounds); vehicles in range per round "
+        f"{in_range.sum(axis=1).min()}-{in_range.sum(axis=1).max()}; mean SNR in range: "
+        + (
+            f"median {np.median(ok):.1f} dB, 10-90 % {np.percentile(ok, 10):.1f} to "
+            f"{np.percentile(ok, 90):.1f} dB"
+            if ok.size
+            else "none in range"
+        )
+    )
 
 
 def _finite_or_none(x: float) -> float | None:

@@ -139,3 +139,11 @@ def condition_loss_db(
     los = los_loss_db(cfg.pathloss, d3d, cfg.carrier_hz)
     nlos = nlos_loss_db(d3d, cfg.carrier_hz) if cfg.pathloss == "3gpp_urban" else los
     return np.where(condition == NLOS, nlos, np.where(condition == NLOSV, los + blockage_db, los))
+
+
+def nominal_mean_snr_db(cfg: ChannelConfig, distance_2d: np.ndarray | float) -> np.ndarray:
+    """Mean SNR at a ground distance without shadowing (3GPP: in LOS), for fixed-distance checks."""
+    if cfg.pathloss == "log_distance":
+        return mean_snr_db(cfg, distance_2d)
+    d3 = distance_3d(cfg, distance_2d)
+    return cfg.snr_db + reference_loss_db(cfg) - los_loss_db(cfg.pathloss, d3, cfg.carrier_hz)

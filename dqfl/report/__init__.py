@@ -59,6 +59,8 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> Path
         link_table(groups),
         "## Figures",
     ]
+    for i, path in enumerate(plots.scenario_figures(runs, out)):
+        figures[f"Scenario and mean SNR per round ({i + 1})"] = path
     for title, path in figures.items():
         if path is not None:
             sections.append(f"### {title}\n\n![{title}]({path.name})")

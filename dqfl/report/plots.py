@@ -122,3 +122,38 @@ def depth_distribution(metrics: list[RunMetrics], path: Path) -> Path | None:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def scenario_figures(runs: list[RunRecord], out: Path) -> list[Path]:
+    """One scenario figure (roads, RSU, tracks, mean SNR per round) per distinct mobility and
+    path loss setting among the runs that recorded positions; the first such run is drawn."""
+    import dataclasses
+    import logging
+
+    from dqfl.channel import ChannelConfig
+    from dqfl.channel import scenario_plot as sp
+    from dqfl.channel.mobility import make_mobility
+    from dqfl.errors import DqflError
+
+    fields = {f.name for f in dataclasses.fields(ChannelConfig)}
+    seen: set[tuple] = set()
+    paths: list[Path] = []
+    for run in runs:
+        if not run.history or "position_m" not in run.history[0]:
+            continue
+        channel = {k: v for k, v in run.config.get("channel", {}).items() if k in fields}
+        cfg = ChannelConfig(**channel)
+        key = (cfg.mobility, cfg.scenario, cfg.pathloss, cfg.rsu_x_m, cfg.rsu_y_m)
+        if key in seen:
+            continue
+        seen.add(key)
+        n = int(run.config.get("data", {}).get("n_vehicles", 0)) or 1
+        try:
+            mobility = make_mobility(cfg, n, run.seed, rounds=len(run.history))
+        except DqflError as exc:  # e.g. SUMO not installed where the report is written
+            logging.getLogger("dqfl.report").warning("no scenario figure for %s: %s", key, exc)
+            continue
+        xy, snr = sp.tracks_from_history(run.history, n)
+        name = "scenario" if not paths else f"scenario_{len(paths) + 1}"
+        paths.append(sp.draw(out / f"{name}.png", cfg, mobility, xy, snr, title=run.path.name))
+    return paths
