@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -87,6 +88,12 @@ class RunConfig:
     def validate(self) -> RunConfig:
         if self.seed < 0:
             raise DqflError(f"seed must be >= 0; got {self.seed}")
+        if self.name and (
+            self.name in (".", "..") or "/" in self.name or "\\" in self.name or "\0" in self.name
+        ):
+            raise DqflError(
+                f"name must be a plain folder name (no '/', not '.' or '..'); got {self.name!r}"
+            )
         self.data.seed = self.seed  # one seed drives the whole run
         for section in SECTIONS:
             getattr(self, section).validate()
@@ -169,6 +176,11 @@ def from_dict(values: dict[str, Any]) -> RunConfig:
                 raise DqflError(f"[{key}] must be a table of settings; got {value!r}")
             for sub_key, sub_value in value.items():
                 _assign(cfg, f"{key}.{sub_key}", sub_value, from_text=False)
+        elif isinstance(value, dict):
+            raise DqflError(
+                f"unknown config section [{key}]; sections are "
+                f"{', '.join(f'[{s}]' for s in SECTIONS)}"
+            )
         else:
             _assign(cfg, key, value, from_text=False)
     return cfg
@@ -203,10 +215,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     cfg = RunConfig()
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise DqflError(f"--config {path} is a folder; give a TOML file")
         if not path.is_file():
             raise DqflError(f"config file not found: {path}")
         try:
-            cfg = from_dict(tomllib.loads(path.read_text()))
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise DqflError(f"{path} is not a TOML file (not UTF-8 text)") from None
+        except OSError as exc:
+            raise DqflError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            cfg = from_dict(tomllib.loads(text))
         except tomllib.TOMLDecodeError as exc:
             raise DqflError(f"{path} is not valid TOML: {exc}") from None
     return apply_overrides(cfg, overrides or []).validate()
@@ -280,17 +300,21 @@ def _convert(key: str, value: Any, field_type: Any, from_text: bool) -> Any:
             if isinstance(value, bool):
                 raise ValueError
             if isinstance(value, int | float):
-                return float(value)
-            if from_text:
-                return float(str(value).strip())
-            raise ValueError
+                number = float(value)
+            elif from_text:
+                number = float(str(value).strip())
+            else:
+                raise ValueError
+            if not math.isfinite(number):
+                raise DqflError(f"{key} must be a finite number; got {value!r}")
+            return number
         if field_type is str:
             if isinstance(value, str):
                 return value
             if from_text or isinstance(value, int | float):
                 return str(value)
             raise ValueError
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     else:
         return value

@@ -109,8 +109,17 @@ def channel(
     if block_params is None:
         counts, source = default_model_block_params()
     else:
-        counts = [int(v) for v in parse_floats("block_params", block_params)]
+        values = parse_floats("block_params", block_params)
+        if not all(v >= 1 and float(v).is_integer() for v in values):
+            raise DqflError(
+                f"--block-params must be whole numbers >= 1, one per block; got {block_params!r}"
+            )
+        counts = [int(v) for v in values]
         source = "--block-params"
+    from dqfl.limits import check_fits
+
+    # the Monte Carlo holds a few float64 arrays of trials x blocks
+    check_fits(f"--trials {trials}", 4 * 8 * trials * (len(counts) + 1), "lower --trials")
     bits = block_bits(counts, cfg.bits_per_param)
     lam = resolve_split(cfg, bits)
     dist = cfg.ref_distance_m if distance is None else float(distance)

@@ -90,6 +90,8 @@ class ChannelConfig:
     def validate(self) -> None:
         """Raise DqflError naming the first invalid field."""
         _finite(self, "snr_db")
+        if not -100.0 <= self.snr_db <= 100.0:  # beyond this, powers overflow or underflow
+            _fail("snr_db", "a number of dB in [-100, 100]", self.snr_db)
         for name in (
             "bandwidth_hz",
             "slot_s",

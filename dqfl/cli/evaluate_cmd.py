@@ -29,15 +29,23 @@ def evaluate(
     )  # fmt: skip
     if not results.exists():
         raise DqflError(f"results folder not found: {results}")
+    if json_out is not None:
+        from dqfl.outputs import check_file
+
+        check_file(json_out, "--json")
     if not models:
         raise DqflError(f"no model.pt under {results}: is it a finished dqfl run folder?")
+    for path in models:  # every file checked before any is scored
+        load_model(path)
     rows = [evaluate_model(path, data_root) for path in models]
     for row in rows:
         exits = ", ".join(f"exit {i + 1}: {100 * a:.1f}%" for i, a in enumerate(row["top1"]))
         skipped = f" ({row['n_skipped']} unreadable skipped)" if row["n_skipped"] else ""
         typer.echo(f"{row['run']}: {row['n_images']} images{skipped} → {exits}")
     if json_out is not None:
-        json_out.write_text(json.dumps(rows, indent=2))
+        from dqfl.outputs import save_text
+
+        save_text(json_out, json.dumps(rows, indent=2) + "\n")
         typer.echo(f"wrote {json_out}")
 
 
@@ -46,20 +54,12 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
     import torch
 
     from dqfl.data.imagefolder import load_pool
-    from dqfl.federation.common import build, config_from_json
     from dqfl.training import evaluate as evaluate_exits
 
-    try:
-        payload = torch.load(model_file, map_location="cpu", weights_only=True)
-        cfg = config_from_json(payload["config"])
-        state = payload["state_dict"]
-    except (OSError, KeyError, RuntimeError, ValueError) as exc:
-        raise DqflError(f"cannot read {model_file}: {exc}") from None
+    cfg, model = load_model(model_file)
     data_cfg = dataclasses.replace(cfg.data_config(), data_root=str(data_root))
     data_cfg.validate()
     pool = load_pool(data_cfg)
-    model = build(cfg)
-    model.load_state_dict(state, strict=False)
     x = torch.as_tensor(pool["x"], dtype=torch.float32)
     y = torch.as_tensor(pool["y"], dtype=torch.int64)
     top1 = evaluate_exits(model, x, y)
@@ -69,3 +69,66 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
         "n_skipped": int(pool.get("skipped", 0)),
         "top1": [float(a) for a in top1],
     }
+
+
+def load_model(model_file: Path):
+    """(config, model) rebuilt from a run's model.pt, strictly."""
+    from dqfl.federation.common import build
+
+    cfg, state = read_model_file(model_file)
+    model = build(cfg)
+    load_strict(model, state, model_file)
+    return cfg, model
+
+
+def read_model_file(model_file: Path):
+    """(config, state dict) of a run's model.pt; anything damaged is a DqflError naming it."""
+    import torch
+
+    from dqfl.federation.common import config_from_json
+
+    if model_file.stat().st_size == 0:
+        raise DqflError(f"{model_file} is empty (0 bytes): not a dqfl model file")
+    try:
+        payload = torch.load(model_file, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise DqflError(
+            f"{model_file} is not a readable dqfl model file (damaged, or not written by dqfl: "
+            f"{type(exc).__name__})"
+        ) from None
+    if not isinstance(payload, dict) or not {"config", "state_dict"} <= set(payload):
+        raise DqflError(f"{model_file} is not a dqfl model file: no config and state_dict inside")
+    try:
+        cfg = config_from_json(payload["config"])
+    except (DqflError, ValueError, TypeError) as exc:
+        raise DqflError(f"{model_file} holds an unusable configuration: {exc}") from None
+    state = payload["state_dict"]
+    if not isinstance(state, dict) or not state:
+        raise DqflError(f"{model_file} holds no model parameters (empty state dict)")
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DqflError(f"{model_file} holds a state dict with non-tensor values")
+    return cfg, state
+
+
+def load_strict(model, state: dict, model_file: Path) -> None:
+    """Every parameter present with its shape, nothing extra: else a clear DqflError."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    wrong = [
+        f"{k} {tuple(state[k].shape)} (model: {tuple(v.shape)})"
+        for k, v in expected.items()
+        if k in state and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else ""))
+    if extra:
+        problems.append(f"unexpected {', '.join(extra[:3])}" + (" ..." if len(extra) > 3 else ""))
+    if wrong:
+        problems.append(f"wrong shape {', '.join(wrong[:3])}" + (" ..." if len(wrong) > 3 else ""))
+    if problems:
+        raise DqflError(
+            f"{model_file} does not match its configuration's model: " + "; ".join(problems)
+        )
+    model.load_state_dict(state, strict=True)

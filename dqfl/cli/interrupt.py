@@ -46,7 +46,13 @@ def _handler(signum: int, frame: object) -> None:
     from dqfl.federation.results import freeze_writes
 
     freeze_writes()
-    line = "interrupted: stopped before finishing; run the same command again to start over"
+    from dqfl.outputs import discard_pending
+
+    discard_pending()
+    line = (
+        "interrupted: stopped before finishing (output files are whole or absent); "
+        "run the same command again to start over"
+    )
     if _on_interrupt is not None:
         try:
             line = _on_interrupt()

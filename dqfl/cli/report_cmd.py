@@ -15,7 +15,13 @@ def report(
     ] = None,
 ) -> None:
     """Write report.md, CSV tables and PNG plots for every finished run under RESULTS."""
+    from dqfl.errors import DqflError
+    from dqfl.outputs import check_folder
     from dqfl.report import write_report
 
-    path = write_report(results, out)
+    check_folder(out if out is not None else results / "report", "--out")
+    try:
+        path = write_report(results, out)
+    except OSError as exc:
+        raise DqflError(f"cannot write the report: {exc}") from None
     typer.echo(f"report written to {path}")

@@ -11,7 +11,11 @@ from dqfl.config import load_config
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML file with [data], [model], ... sections."),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML file with \\[data], \\[model], \\[channel], \\[federation] sections.",
+    ),
 ]
 SetOption = Annotated[
     list[str] | None,

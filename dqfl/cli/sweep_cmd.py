@@ -83,7 +83,7 @@ def expand_grid(
     for combo in itertools.product(*(values for _, values in axes)):
         overrides = [f"{key}={value}" for (key, _), value in zip(axes, combo, strict=True)]
         cfg = apply_overrides(base, overrides).validate()
-        extra = "".join(f"-{key.split('.')[-1]}={value}" for key, value in zip(
+        extra = "".join(f"-{key.split('.')[-1]}={_safe(value)}" for key, value in zip(
             [k for k, _ in axes[3:]], combo[3:], strict=True
         ))  # fmt: skip
         cfg.name = f"{cfg.federation.method}-snr{cfg.channel.snr_db:g}-seed{cfg.seed}{extra}"
@@ -135,3 +135,8 @@ def _split(text: str, option: str) -> list[str]:
     if not values:
         raise DqflError(f"{option} expects a comma-separated list of values; got {text!r}")
     return values
+
+
+def _safe(value: str) -> str:
+    """A grid value as part of a folder name (paths as values must not nest folders)."""
+    return value.replace("/", "_").replace("\\", "_")

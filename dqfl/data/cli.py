@@ -46,6 +46,13 @@ def preview(
         font_dir=font_dir,
     )
     cfg.validate()
+    from dqfl.outputs import IMAGE_SUFFIXES, check_file
+
+    check_file(out, "--out", IMAGE_SUFFIXES)
+    if font_dir is not None:
+        from dqfl.data.fonts import user_fonts
+
+        user_fonts(font_dir)
     path = write_preview(cfg, out)
     typer.echo(f"wrote data preview to {path}")
 
@@ -129,7 +136,6 @@ def write_preview(cfg, out: Path) -> Path:  # cfg: DataConfig
     for row in rows:
         grid.paste(row, (0, y))
         y += row.height + 8
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    grid.save(out)
-    return out
+    from dqfl.outputs import save
+
+    return save(Path(out), grid.save)

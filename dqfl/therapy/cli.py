@@ -255,6 +255,10 @@ def benchmark(
     cfg.validate()
     if cfg.encoding().n_qubits > 10 and "VQE-noisy" in cfg.solver_list():
         raise DqflError("VQE-noisy supports at most 10 qubits; drop it from --solvers")
+    from dqfl.outputs import check_folder
+
+    check_folder(out, "--out")
+    check_folder(out / "figures", "--out")
     console = _console()
 
     def progress(row: dict) -> None:
@@ -271,7 +275,10 @@ def benchmark(
         if "therapy" in sys.argv
         else "dqfl therapy benchmark"
     )
-    paths = write_outputs(result, out, command)
+    try:
+        paths = write_outputs(result, out, command)
+    except (OSError, ValueError) as exc:
+        raise DqflError(f"cannot write the benchmark outputs to {out}: {exc}") from None
     table = Table(title=f"Therapy benchmark ({result['seconds']:.0f} s)")
     summary = summarise(result)
     for col in (
@@ -311,12 +318,17 @@ def classify(
     samples: Annotated[int, typer.Option(help="Synthetic tumours (train + test).")] = 400,
 ) -> None:
     """Train the variational quantum tumour classifier; plot its decision boundary."""
+    from dqfl.outputs import FIGURE_SUFFIXES, check_file, save
     from dqfl.therapy.classifier import ClassifierConfig, run_classifier
 
     cfg = ClassifierConfig(
         seed=seed, n_qubits=qubits, layers=layers, epochs=epochs, n_samples=samples
     )
-    res = run_classifier(cfg, out)
+    cfg.validate()
+    check_file(out, "--out", FIGURE_SUFFIXES)
+    results: list[dict] = []
+    save(out, lambda tmp: results.append(run_classifier(cfg, tmp)))
+    res = results[0]
     typer.echo(
         f"test accuracy: VQC {res['vqc']:.3f} | logistic regression {res['logreg']:.3f} | "
         f"RBF SVM {res['svm']:.3f} | majority class {res['chance']:.3f} "

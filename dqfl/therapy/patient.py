@@ -138,6 +138,8 @@ class Patient:
             raise DqflError(
                 f"patient file is not valid JSON: {exc.msg} (line {exc.lineno})"
             ) from None
+        except ValueError as exc:  # e.g. an integer longer than Python parses
+            raise DqflError(f"patient file is not usable JSON: {exc}") from None
         return cls.from_dict(data)
 
     @classmethod
@@ -291,9 +293,14 @@ def _section(data: dict, key: str, cls: type) -> Any:
 def _as_float(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DqflError(f"{name} must be a number; got {json.dumps(value)}")
-    if not math.isfinite(value):
-        raise DqflError(f"{name} must be finite; got {value}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        shown = str(value) if len(str(value)) <= 30 else f"a {len(str(value))}-digit number"
+        raise DqflError(f"{name} must be a finite number; got {shown}")
+    return number
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -319,4 +326,5 @@ def _str(data: dict, key: str, where: str) -> str:
 
 def _rng(name: str, value: float, lo: float, hi: float) -> None:
     if not lo <= value <= hi:
-        raise DqflError(f"{name} must be in [{lo}, {hi}]; got {value}")
+        shown = str(value) if len(str(value)) <= 30 else f"a {len(str(value))}-digit number"
+        raise DqflError(f"{name} must be in [{lo}, {hi}]; got {shown}")
