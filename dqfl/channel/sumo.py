@@ -142,7 +142,7 @@ def _builtin(cfg: ChannelConfig, seed: int) -> Scenario:
         "seed": int(seed),
         "period_s": cfg.sumo_period_s,
         "version": GENERATOR_VERSION,
-        "sumo": (home / "bin" / "sumo").resolve().parent.parent.name,
+        "sumo": _sumo_version(),
     }
     folder = cache_root() / f"{cfg.scenario}-{_digest(params)}"
     if not (folder / "done").exists():
@@ -167,6 +167,18 @@ def _builtin(cfg: ChannelConfig, seed: int) -> Scenario:
     key = _digest({"builtin": params})
     return Scenario(cfg.scenario, folder / "scenario.sumocfg", folder / "net.net.xml", rsu,
                     buildings, key)  # fmt: skip
+
+
+def _sumo_version() -> str:
+    """The installed SUMO's version (generated scenarios may differ between versions)."""
+    from importlib import metadata
+
+    for dist in ("eclipse-sumo", "traci"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "unknown"
 
 
 def _generate(name: str, params: dict, home: Path, out: Path) -> None:
