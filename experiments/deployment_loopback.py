@@ -1,5 +1,13 @@
 """Flower's deployment runtime on loopback: one SuperLink, N SuperNodes, `flwr run`, same apps.
 
+Secure by default: fresh credentials (``make_credentials.py``: a private CA, the SuperLink's TLS
+certificate, one EC key pair per SuperNode), the SuperLink serves TLS only and admits only
+SuperNodes whose public keys were registered (``--enable-supernode-auth`` + ``flwr supernode
+register``), and every SuperNode verifies the SuperLink's certificate. The script also checks
+that no one else gets in: a plain-HTTP request to the SuperLink gets no answer, and an intruder
+SuperNode with a valid but unregistered key is refused (it exits, and is never listed).
+``--insecure`` runs the old way (no TLS, no authentication) for comparison.
+
 Starts every process it needs in its own process group, with a private FLWR_HOME (so the user's
 ~/.flwr is untouched), waits for the run's summary.json, and stops everything it launched in a
 ``finally`` block. Usage::
@@ -16,11 +24,14 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from make_credentials import certificates, supernode_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -96,12 +107,27 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             _signal(pid, signal.SIGKILL)
 
 
-def commands(link_port: int, node_ports: list[int], run_config: str) -> list[list[str]]:
+def commands(
+    link_port: int, node_ports: list[int], run_config: str, creds: dict | None = None
+) -> list[list[str]]:
+    """SuperLink, one SuperNode per port, then ``flwr run``; ``creds`` None means insecure."""
     n = len(node_ports)
+    if creds is None:
+        link_security = ["--insecure"]
+    else:
+        link_security = [
+            "--ssl-ca-certfile",
+            str(creds["ca"]),
+            "--ssl-certfile",
+            str(creds["cert"]),
+            "--ssl-keyfile",
+            str(creds["key"]),
+            "--enable-supernode-auth",
+        ]
     cmds = [
         [
             str(BIN / "flower-superlink"),
-            "--insecure",
+            *link_security,
             "--host",
             "127.0.0.1",
             "--port",
@@ -110,10 +136,19 @@ def commands(link_port: int, node_ports: list[int], run_config: str) -> list[lis
         ],
     ]
     for pid, port in enumerate(node_ports):
+        if creds is None:
+            node_security = ["--insecure"]
+        else:
+            node_security = [
+                "--root-certificates",
+                str(creds["ca"]),
+                "--auth-supernode-private-key",
+                str(creds["nodes"][pid][0]),
+            ]
         cmds.append(
             [
                 str(BIN / "flower-supernode"),
-                "--insecure",
+                *node_security,
                 "--superlink",
                 f"127.0.0.1:{link_port}",
                 "--host",
@@ -138,6 +173,36 @@ def commands(link_port: int, node_ports: list[int], run_config: str) -> list[lis
     return cmds
 
 
+def tls_handshake(port: int, ca: Path) -> str:
+    """The SuperLink's certificate subject, verified against our CA (raises if it is not)."""
+    context = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            subject = dict(x[0] for x in tls.getpeercert()["subject"])
+    return subject.get("commonName", "")
+
+
+def plaintext_answered(port: int) -> bool:
+    """True if the SuperLink answers an unencrypted HTTP request (it must not)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        raw.settimeout(5)
+        try:
+            reply = raw.recv(64)
+        except (TimeoutError, ConnectionError):
+            return False
+    return reply.startswith(b"HTTP/")
+
+
+def _flwr(args: list[str], env: dict, cwd: Path) -> str:
+    proc = subprocess.run(
+        [str(BIN / "flwr"), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"flwr {' '.join(args)} failed: {proc.stdout[-800:]}{proc.stderr}")
+    return proc.stdout
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vehicles", type=int, default=2)
@@ -145,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=40, help="samples per vehicle")
     parser.add_argument("--timeout", type=float, default=420.0, help="seconds for the whole run")
     parser.add_argument("--out", type=Path, default=None, help="results root (default: temp dir)")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="no TLS and no SuperNode authentication: anyone who reaches the port can join",
+    )
     parser.add_argument("--print-commands", action="store_true")
     args = parser.parse_args(argv)
 
@@ -157,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     link_port = _free_port()
     node_ports = [_free_port() for _ in range(args.vehicles)]
-    cmds = commands(link_port, node_ports, run_config)
+    creds = None
+    if not args.insecure:
+        creds = certificates(work, ["127.0.0.1", "localhost"])
+        # one key pair per vehicle, plus one that is never registered: the intruder's
+        creds["nodes"] = supernode_keys(work, args.vehicles + 1)
+    cmds = commands(link_port, node_ports, run_config, creds)
     if args.print_commands:
         for cmd in cmds:
             print(" ".join(f"'{c}'" if " " in c else c for c in cmd))
@@ -165,9 +240,10 @@ def main(argv: list[str] | None = None) -> int:
 
     flwr_home = work / "flwr-home"
     flwr_home.mkdir()
+    security = "insecure = true\n" if creds is None else f'root-certificates = "{creds["ca"]}"\n'
     (flwr_home / "config.toml").write_text(
         '[superlink]\ndefault = "local-deployment"\n\n'
-        f'[superlink.local-deployment]\naddress = "127.0.0.1:{link_port}"\ninsecure = true\n'
+        f'[superlink.local-deployment]\naddress = "127.0.0.1:{link_port}"\n{security}'
     )
     env = {
         **os.environ,
@@ -183,56 +259,82 @@ def main(argv: list[str] | None = None) -> int:
     handles: list = []
     summary_path = out_root / name / "summary.json"
     t0 = time.monotonic()
-    try:
-        for i, cmd in enumerate(cmds[:-1]):
-            log = open(logs / f"{Path(cmd[0]).name}-{i}.log", "wb")
-            handles.append(log)
-            procs.append(
-                subprocess.Popen(
-                    cmd,
-                    cwd=work,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-            if i == 0:
-                _wait_port(link_port, 30, logs)
-        run_log = open(logs / "flwr-run.log", "wb")
-        handles.append(run_log)
-        procs.append(
-            subprocess.Popen(
-                cmds[-1],
-                cwd=ROOT,
-                env=env,
-                stdout=run_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    checks: dict = {"secure": creds is not None}
+
+    def start(cmd: list[str], log_name: str, cwd: Path) -> subprocess.Popen:
+        log = open(logs / log_name, "wb")
+        handles.append(log)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        procs.append(proc)
+        return proc
+
+    try:
+        start(cmds[0], "flower-superlink.log", work)
+        _wait_port(link_port, 30, logs)
+        intruder = None
+        if creds is not None:
+            checks["tls_certificate"] = tls_handshake(link_port, creds["ca"])
+            checks["plaintext_refused"] = not plaintext_answered(link_port)
+            for _, public in creds["nodes"][: args.vehicles]:
+                _flwr(["supernode", "register", str(public), "local-deployment"], env, work)
+            # a SuperNode with a well-formed key nobody registered: must be turned away
+            intruder_cmd = [
+                str(BIN / "flower-supernode"),
+                "--root-certificates",
+                str(creds["ca"]),
+                "--auth-supernode-private-key",
+                str(creds["nodes"][-1][0]),
+                "--superlink",
+                f"127.0.0.1:{link_port}",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(_free_port()),
+                "--node-config",
+                f"partition-id=0 num-partitions={args.vehicles}",
+            ]
+            intruder = start(intruder_cmd, "intruder-supernode.log", work)
+        nodes = [start(cmd, f"flower-supernode-{i}.log", work) for i, cmd in enumerate(cmds[1:-1])]
+        start(cmds[-1], "flwr-run.log", ROOT)
         deadline = t0 + args.timeout
         while not summary_path.exists():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no {summary_path} after {args.timeout:.0f}s; logs in {logs}")
-            dead = [p for p in procs[:-1] if p.poll() is not None]
+            dead = [p for p in [procs[0], *nodes] if p.poll() is not None]
             if dead:
                 raise RuntimeError(
                     f"{dead[0].args[0]} exited early ({dead[0].returncode}); logs in {logs}"
                 )
             time.sleep(1.0)
         summary = json.loads(summary_path.read_text())
+        if intruder is not None:
+            try:
+                code = intruder.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                code = None
+            listed = _flwr(["supernode", "list", "local-deployment"], env, work)
+            checks["intruder_exit_code"] = code
+            checks["intruder_refused"] = code not in (None, 0)
+            checks["nodes_online"] = listed.count("online")
+        ok = creds is None or (
+            checks["plaintext_refused"]
+            and checks["intruder_refused"]
+            and checks["nodes_online"] == args.vehicles
+        )
         result = {
-            "ok": True,
+            "ok": bool(ok),
             "wall_s": round(time.monotonic() - t0, 1),
             "summary": str(summary_path),
             "top1": summary.get("top1"),
             "rounds": summary.get("rounds"),
             "engine": summary.get("engine"),
             "vehicles_connected": summary.get("vehicles_connected"),
+            **checks,
         }
         print(json.dumps(result))
-        return 0
+        return 0 if ok else 1
     finally:
         _stop(procs)
         for handle in handles:

@@ -95,7 +95,8 @@ def test_centralized_runs_in_process(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_deployment_runtime_on_loopback(tmp_path) -> None:
-    """SuperLink + 2 SuperNodes + `flwr run` on 127.0.0.1, every process stopped afterwards."""
+    """SuperLink + 2 SuperNodes + `flwr run` on 127.0.0.1 with TLS and SuperNode authentication;
+    plain HTTP and an unregistered SuperNode are turned away; every process stopped afterwards."""
     proc = subprocess.run(
         [
             sys.executable,
@@ -120,3 +121,6 @@ def test_deployment_runtime_on_loopback(tmp_path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["ok"] and result["rounds"] == 2 and result["vehicles_connected"] == 2
+    assert result["secure"] and result["tls_certificate"] == "127.0.0.1"
+    assert result["plaintext_refused"] and result["intruder_refused"]
+    assert result["nodes_online"] == 2  # the two registered vehicles, not the intruder

@@ -107,3 +107,27 @@ def test_sigint_stops_a_real_sweep_keeping_finished_points(tmp_path: Path) -> No
             "summary.json",
         }
     assert not list(out.rglob(".*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["therapy", "benchmark", "--out", "bench"],  # minutes of VQE / SA / GA
+        ["therapy", "classify", "--out", "bench/classifier.png", "--epochs", "100000"],
+    ],
+    ids=["therapy-benchmark", "therapy-classify"],
+)
+def test_sigint_stops_any_command_with_exit_130(args: list[str], tmp_path: Path) -> None:
+    """Commands without run folders too: exit 130, one line, no output file, no temp file."""
+    proc, log = _start(tmp_path, *args)
+    time.sleep(8.0)  # imports done, computing
+    assert proc.poll() is None, log.read_text()
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    output = log.read_text()
+    assert proc.returncode == 130, output
+    assert time.monotonic() - t0 < EXIT_WITHIN_S
+    assert "Traceback" not in output
+    assert len([ln for ln in output.splitlines() if ln.startswith("interrupted:")]) == 1, output
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "log.txt"]
