@@ -28,20 +28,6 @@ class DepthProbabilities:
     required_snr: np.ndarray  # max_{j<=l} tau_j: SNR needed for depth >= l
     decodable: np.ndarray  # bool per block: False means P(d >= l) = 0 for all l >= j
 
-    @property
-    def p_exactly(self) -> np.ndarray:
-        """P(d = l) for l = 0..L (last axis)."""
-        p = self.p_at_least
-        ones = np.ones(p.shape[:-1] + (1,))
-        zeros = np.zeros(p.shape[:-1] + (1,))
-        full = np.concatenate([ones, p, zeros], axis=-1)
-        return full[..., :-1] - full[..., 1:]
-
-    @property
-    def expected_depth(self) -> np.ndarray:
-        """E[d] = sum_l P(d >= l)."""
-        return self.p_at_least.sum(axis=-1)
-
 
 def snr_thresholds(thresholds: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(tau_j, decodable_j): the SNR block j needs after SIC, inf if it can never decode."""
