@@ -1,40 +1,48 @@
-"""Layer-wise aggregation over the parameter blocks that actually reached the server.
+"""Block-wise aggregation over the parameter blocks that actually reached the server.
 
 Kept free of Flower (and of any model code) so the maths can be unit-tested on plain tensors.
+Which key belongs to which block is :mod:`dqfl.blocks`' rule. A vehicle whose uplink delivered
+depth ``d`` contributed blocks ``0..d-1``; every block is aggregated over the vehicles that
+delivered it, by one of four rules:
 
-State-dict naming contract (INTERFACES.md): every key of a multi-exit model starts with
-``blocks.<l>.``; block ``l`` holds layer ``l``'s circuit and exit ``l``'s readout. A vehicle whose
-uplink delivered depth ``d`` contributed blocks ``0..d-1``. Keys outside any ``blocks.<l>.`` prefix
-(none in our models) travel with the first block. Keys containing ``.norm.`` are FedBN-local.
+* ``mean``: the sample-weighted mean (FedAvg);
+* ``median``: the coordinate-wise median (unweighted, robust to a minority of attackers);
+* ``trimmed_mean``: per coordinate, drop the ``floor(f n)`` smallest and largest values and
+  average the rest (unweighted);
+* ``krum``: per block, the one vehicle's block whose summed squared distance to its
+  ``n - floor(f n) - 2`` nearest neighbours (at least 1) is smallest.
+
+Integer buffers (counters) are always the weighted mean, rounded back.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import torch
 
-_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+from dqfl.blocks import FEDBN_LOCAL, block_index, is_local, n_blocks
 
+__all__ = [
+    "AGGREGATORS",
+    "aggregate_blocks",
+    "aggregate_layerwise",
+    "block_index",
+    "delivered_counts",
+    "is_fedbn_local",
+    "n_blocks",
+    "robust_combine",
+    "update_is_sane",
+]
+
+AGGREGATORS = ("mean", "median", "trimmed_mean", "krum")
 LocalKeys = Collection[str] | Callable[[str], bool] | None
-
-
-def block_index(key: str) -> int:
-    """Block (layer/exit) index a state-dict key belongs to; 0 for keys outside any block."""
-    match = _BLOCK.match(key)
-    return int(match.group(1)) if match else 0
 
 
 def is_fedbn_local(key: str) -> bool:
     """FedBN keeps normalisation layers on the vehicle: any key containing ``.norm.``."""
-    return ".norm." in key
-
-
-def n_blocks(state: Mapping[str, object]) -> int:
-    """Number of blocks in a state dict (1 + the largest ``blocks.<l>.`` index)."""
-    return 1 + max((block_index(k) for k in state), default=-1)
+    return is_local(key, FEDBN_LOCAL)
 
 
 def _is_local(local_keys: LocalKeys, key: str) -> bool:
@@ -45,21 +53,48 @@ def _is_local(local_keys: LocalKeys, key: str) -> bool:
     return key in local_keys
 
 
-def aggregate_layerwise(
+def robust_combine(
+    values: torch.Tensor, weights: torch.Tensor, rule: str, robust_fraction: float = 0.2
+) -> torch.Tensor:
+    """Combine ``values`` (n, p) float64 of n contributors into one (p,) vector by ``rule``."""
+    n = values.shape[0]
+    if rule == "mean":
+        return (weights[:, None] * values).sum(0) / weights.sum()
+    if rule == "median":
+        # the mean of the two middle values for even n (torch.median would take the lower)
+        return values.quantile(0.5, dim=0) if n > 1 else values[0].clone()
+    if rule == "trimmed_mean":
+        cut = min(int(math.floor(robust_fraction * n)), (n - 1) // 2)
+        ordered = values.sort(dim=0).values
+        return ordered[cut : n - cut].mean(0)
+    if rule == "krum":
+        f = int(math.floor(robust_fraction * n))
+        k = max(1, n - f - 2)
+        if n <= 2:
+            return values[0].clone() if n == 1 else values.mean(0)
+        dist = torch.cdist(values, values) ** 2
+        dist.fill_diagonal_(float("inf"))
+        scores = dist.sort(dim=1).values[:, :k].sum(1)
+        return values[int(torch.argmin(scores))].clone()
+    raise ValueError(f"unknown aggregator {rule!r}; use one of {', '.join(AGGREGATORS)}")
+
+
+def aggregate_blocks(
     global_state: Mapping[str, torch.Tensor],
     updates: Sequence[Mapping[str, torch.Tensor]],
     depths: Sequence[int],
     weights: Sequence[float],
     local_keys: LocalKeys = None,
+    aggregator: str = "mean",
+    robust_fraction: float = 0.2,
 ) -> dict[str, torch.Tensor]:
-    """New global state: per block, the weighted mean over the vehicles that delivered it.
+    """Per delivered key, the aggregate of the vehicles that delivered its block (float64 for
+    floating keys, the global dtype for integer ones); keys nobody delivered are absent.
 
     ``depths[k]`` is how many leading blocks of ``updates[k]`` arrived (0 = outage); ``weights``
-    are sample counts (need not be normalised). A block nobody delivered keeps its previous
-    global value, and so does every key in ``local_keys`` (a collection of keys or a predicate,
-    e.g. :func:`is_fedbn_local`): those are never averaged. Updates may omit keys they did not
-    send (FedBN-local ones, or blocks beyond their depth). Inputs are not modified; dtypes and
-    shapes of ``global_state`` are kept (integer buffers are rounded back).
+    are sample counts (need not be normalised; a zero weight contributes nothing). Keys in
+    ``local_keys`` (a collection or a predicate) are never aggregated. Updates may omit keys they
+    did not send. Inputs are not modified.
     """
     if not len(updates) == len(depths) == len(weights):
         raise ValueError(
@@ -69,31 +104,95 @@ def aggregate_layerwise(
     for w in weights:
         if not (math.isfinite(float(w)) and float(w) >= 0):
             raise ValueError(f"weights must be finite and >= 0; got {list(weights)}")
-    new_state: dict[str, torch.Tensor] = {}
-    for key, old in global_state.items():
-        if _is_local(local_keys, key):
-            new_state[key] = old.clone()
+    if aggregator not in AGGREGATORS:
+        raise ValueError(f"unknown aggregator {aggregator!r}; use one of {', '.join(AGGREGATORS)}")
+    by_block: dict[int, list[str]] = {}
+    for key in global_state:
+        if not _is_local(local_keys, key):
+            by_block.setdefault(block_index(key), []).append(key)
+    out: dict[str, torch.Tensor] = {}
+    for block, keys in by_block.items():
+        floats = [k for k in keys if global_state[k].is_floating_point()]
+        ints = [k for k in keys if not global_state[k].is_floating_point()]
+        for key in ints:
+            _integer_mean(key, global_state[key], updates, depths, weights, block, out)
+        if aggregator == "krum":
+            _krum_block(floats, global_state, updates, depths, weights, block, robust_fraction, out)
             continue
-        block = block_index(key)
-        total = torch.zeros(old.shape, dtype=torch.float64)
-        weight_sum = 0.0
-        for update, depth, weight in zip(updates, depths, weights, strict=True):
-            if depth <= block or float(weight) == 0.0 or key not in update:
-                continue
-            value = torch.as_tensor(update[key]).detach().to("cpu", torch.float64)
-            if value.shape != old.shape:
-                raise ValueError(f"{key}: update shape {tuple(value.shape)} != {tuple(old.shape)}")
-            total += float(weight) * value
-            weight_sum += float(weight)
-        if weight_sum == 0.0:
-            new_state[key] = old.clone()
+        for key in floats:
+            rows, ws = _contributions(key, global_state[key], updates, depths, weights, block)
+            if rows:
+                stacked = torch.stack([r.reshape(-1) for r in rows])
+                combined = robust_combine(
+                    stacked, torch.tensor(ws, dtype=torch.float64), aggregator, robust_fraction
+                )
+                out[key] = combined.reshape(global_state[key].shape)
+    return out
+
+
+def _contributions(key, old, updates, depths, weights, block):
+    rows, ws = [], []
+    for update, depth, weight in zip(updates, depths, weights, strict=True):
+        if depth <= block or float(weight) == 0.0 or key not in update:
             continue
-        mean = total / weight_sum
-        if old.is_floating_point() or old.is_complex():
-            new_state[key] = mean.to(old.dtype)
-        else:
-            new_state[key] = mean.round().to(old.dtype)
-    return new_state
+        value = torch.as_tensor(update[key]).detach().to("cpu", torch.float64)
+        if value.shape != old.shape:
+            raise ValueError(f"{key}: update shape {tuple(value.shape)} != {tuple(old.shape)}")
+        rows.append(value)
+        ws.append(float(weight))
+    return rows, ws
+
+
+def _integer_mean(key, old, updates, depths, weights, block, out) -> None:
+    rows, ws = _contributions(key, old, updates, depths, weights, block)
+    if rows:
+        total = sum(w * r for w, r in zip(ws, rows, strict=True))
+        out[key] = (total / sum(ws)).round().to(old.dtype)
+
+
+def _krum_block(keys, global_state, updates, depths, weights, block, fraction, out) -> None:
+    """Krum over whole blocks: vehicles that delivered the block with every one of its keys."""
+    chosen = [
+        u
+        for u, d, w in zip(updates, depths, weights, strict=True)
+        if d > block and float(w) > 0 and all(k in u for k in keys)
+    ]
+    if not chosen or not keys:
+        return
+    for u in chosen:
+        for k in keys:
+            if tuple(u[k].shape) != tuple(global_state[k].shape):
+                raise ValueError(f"{k}: update shape {tuple(u[k].shape)} mismatches")
+    flat = torch.stack(
+        [torch.cat([u[k].detach().to(torch.float64).reshape(-1) for k in keys]) for u in chosen]
+    )
+    best = robust_combine(flat, torch.ones(len(chosen), dtype=torch.float64), "krum", fraction)
+    offset = 0
+    for k in keys:
+        size = global_state[k].numel()
+        out[k] = best[offset : offset + size].reshape(global_state[k].shape)
+        offset += size
+
+
+def aggregate_layerwise(
+    global_state: Mapping[str, torch.Tensor],
+    updates: Sequence[Mapping[str, torch.Tensor]],
+    depths: Sequence[int],
+    weights: Sequence[float],
+    local_keys: LocalKeys = None,
+    aggregator: str = "mean",
+    robust_fraction: float = 0.2,
+) -> dict[str, torch.Tensor]:
+    """New global state: every delivered block replaced by its aggregate (plain FedAvg when
+    ``aggregator="mean"``); blocks nobody delivered and local keys keep their previous value.
+    Dtypes and shapes of ``global_state`` are kept."""
+    targets = aggregate_blocks(
+        global_state, updates, depths, weights, local_keys, aggregator, robust_fraction
+    )
+    return {
+        key: targets[key].to(old.dtype) if key in targets else old.clone()
+        for key, old in global_state.items()
+    }
 
 
 def delivered_counts(depths: Sequence[int], n: int) -> list[int]:

@@ -19,28 +19,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dqfl.blocks import FEDBN_LOCAL
 from dqfl.channel import ChannelConfig
 from dqfl.data import DataConfig
 from dqfl.errors import DqflError
+from dqfl.federation.faults import FaultConfig
+from dqfl.federation.methods import METHODS, method
 from dqfl.quantum import ModelConfig
+from dqfl.training import LR_SCHEDULES, scheduled_lr
 
-METHODS = ("dqfl", "qfl", "classical", "centralized")
-STRATEGIES = ("fedavg", "fedprox", "fedbn")
+STRATEGIES = ("fedavg", "fedprox", "fedbn")  # presets of the vehicle's side; join with "+"
 OPTIMIZERS = ("adam", "sgd")
+SERVER_OPTS = ("fedavg", "fedavgm", "fedadam", "fedyogi")
+AGGREGATORS = ("mean", "median", "trimmed_mean", "krum")
 
 
 @dataclass
 class FederationConfig:
-    """How the fleet learns: the method, the aggregation rule and the local training budget."""
+    """How the fleet learns: the method, the vehicle's objective, the server's update.
+
+    Three orthogonal sides: ``strategy`` is the vehicle's side as presets that combine with "+"
+    (``fedprox``: proximal term with weight ``prox_mu``; ``fedbn``: ``.norm.`` parameters never
+    leave the vehicle; ``fedavg``: neither), ``aggregator`` is the robust mean over the vehicles
+    that delivered each block, and ``server_opt`` turns that mean into the new global model.
+    """
 
     method: str = "dqfl"
     strategy: str = "fedavg"
+    aggregator: str = "mean"  # mean | median | trimmed_mean | krum
+    robust_fraction: float = 0.2  # trimmed_mean: cut from each end; krum: assumed attackers
+    server_opt: str = "fedavg"  # fedavg | fedavgm | fedadam | fedyogi
+    server_lr: float | None = None  # None: 1.0 for fedavg/fedavgm, 0.1 for fedadam/fedyogi
+    server_momentum: float = 0.9  # fedavgm
+    server_beta1: float = 0.9  # fedadam/fedyogi first moment
+    server_beta2: float = 0.99  # fedadam/fedyogi second moment
+    server_tau: float = 1e-3  # fedadam/fedyogi adaptivity
     rounds: int = 20
     fraction: float = 1.0
     local_epochs: int = 3
     batch_size: int = 32
     lr: float = 0.05  # DQNN: rotation angles and their small readout tolerate a large step
     classical_lr: float = 0.005  # the classical MLP's ReLUs die at the DQNN's step size
+    lr_schedule: str = "constant"  # constant | cosine (over rounds, decided by the server)
     optimizer: str = "adam"
     prox_mu: float = 0.01
     distill: float = 0.0
@@ -49,14 +69,54 @@ class FederationConfig:
     max_update_norm: float = 1e4
     num_cpus_per_client: float = 1.0
 
-    def learning_rate(self) -> float:
-        """The step size of this run's model (the classical baseline has its own)."""
-        return self.classical_lr if self.method == "classical" else self.lr
+    def learning_rate(self, round_idx: int = 0) -> float:
+        """Step size of this run's model in round ``round_idx`` (0-based; the method's own lr).
+
+        ``cosine``: lr_t = lr * (1 + cos(pi t / T)) / 2 for t = 0..T-1 (T = rounds).
+        """
+        base = float(getattr(self, method(self.method).lr_field))
+        return scheduled_lr(self.lr_schedule, base, round_idx, self.rounds)
+
+    def presets(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.strategy.split("+"))
+
+    def vehicle_prox_mu(self) -> float:
+        """The proximal weight the vehicles are told (0 unless the fedprox preset is on)."""
+        return float(self.prox_mu) if "fedprox" in self.presets() else 0.0
+
+    def local_patterns(self) -> tuple[str, ...]:
+        """Key substrings that never leave the vehicle (FedBN's norms when fedbn is on)."""
+        return FEDBN_LOCAL if "fedbn" in self.presets() else ()
+
+    def resolved_server_lr(self) -> float:
+        if self.server_lr is not None:
+            return float(self.server_lr)
+        return 1.0 if self.server_opt in ("fedavg", "fedavgm") else 0.1
 
     def validate(self) -> None:
-        _choice("federation.method", self.method, METHODS)
-        _choice("federation.strategy", self.strategy, STRATEGIES)
+        _choice("federation.method", self.method, tuple(METHODS))
+        presets = self.presets()
+        for preset in presets:
+            _choice("federation.strategy", preset, STRATEGIES)
+        if len(set(presets)) != len(presets) or ("fedavg" in presets and len(presets) > 1):
+            raise DqflError(
+                f"federation.strategy combines fedprox and fedbn with '+' (fedavg alone); "
+                f"got {self.strategy!r}"
+            )
         _choice("federation.optimizer", self.optimizer, OPTIMIZERS)
+        _choice("federation.server_opt", self.server_opt, SERVER_OPTS)
+        _choice("federation.aggregator", self.aggregator, AGGREGATORS)
+        _choice("federation.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        if not 0.0 <= self.robust_fraction < 0.5:
+            raise DqflError(
+                f"federation.robust_fraction must be in [0, 0.5); got {self.robust_fraction}"
+            )
+        if self.server_lr is not None:
+            _positive("federation.server_lr", self.server_lr)
+        for key in ("server_momentum", "server_beta1", "server_beta2"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise DqflError(f"federation.{key} must be in [0, 1); got {getattr(self, key)}")
+        _positive("federation.server_tau", self.server_tau)
         _positive("federation.rounds", self.rounds)
         _positive("federation.local_epochs", self.local_epochs)
         _positive("federation.batch_size", self.batch_size)
@@ -84,6 +144,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     channel: ChannelConfig = field(default_factory=ChannelConfig)
     federation: FederationConfig = field(default_factory=FederationConfig)
+    faults: FaultConfig = field(default_factory=FaultConfig)
 
     def validate(self) -> RunConfig:
         if self.seed < 0:
@@ -97,6 +158,15 @@ class RunConfig:
         self.data.seed = self.seed  # one seed drives the whole run
         for section in SECTIONS:
             getattr(self, section).validate()
+        faults = self.faults
+        if faults.straggler_fraction > 0 and (
+            faults.straggler_delay_s <= self.federation.client_timeout_s
+        ):
+            raise DqflError(
+                f"faults.straggler_delay_s ({faults.straggler_delay_s:g}) must exceed "
+                f"federation.client_timeout_s ({self.federation.client_timeout_s:g}) "
+                "for stragglers to miss the round"
+            )
         return self
 
     def data_config(self) -> DataConfig:
@@ -163,6 +233,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "channel": ChannelConfig,
     "federation": FederationConfig,
+    "faults": FaultConfig,
 }
 _TOP_LEVEL = {f.name: f for f in dataclasses.fields(RunConfig) if f.name not in SECTIONS}
 

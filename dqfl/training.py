@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dqfl.blocks import within
 from dqfl.errors import DqflError
 
 DISTILL_TEMPERATURE = 2.0
@@ -55,13 +56,6 @@ class TrainResult:
 
 def _n_exits(model: nn.Module) -> int:
     return int(getattr(model, "n_layers", len(getattr(model, "blocks", [None]))))
-
-
-def _block_index(name: str) -> int | None:
-    parts = name.split(".")
-    if len(parts) >= 2 and parts[0] == "blocks" and parts[1].isdigit():
-        return int(parts[1])
-    return None
 
 
 def _exit_weights(weights: Sequence[float] | None, depth: int) -> torch.Tensor:
@@ -115,11 +109,7 @@ def train_local(
     if n == 0 or epochs == 0:
         return TrainResult(0.0, [0.0] * depth, n, time.perf_counter() - start)
 
-    named = [
-        (k, p)
-        for k, p in model.named_parameters()
-        if p.requires_grad and (_block_index(k) is None or _block_index(k) < depth)
-    ]
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad and within(k, depth)]
     params = [p for _, p in named]
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr)

@@ -1,7 +1,7 @@
 """How the federation scales: wall time per round and memory for 10, 100 and 1000 vehicles.
 
 Each fleet size runs in its own subprocess (a clean Ray start, a clean peak-RSS figure) through
-the real harness (`dqfl.federation.run_one` -> one `run_simulation`). Memory: the driver's peak RSS
+the real harness (`dqfl.cli.apps.run_points` -> one `run_simulation`). Memory: the driver's peak RSS
 (`resource.getrusage`) and the peak summed RSS of the driver's whole process tree (Ray's GCS,
 raylet and worker actors), sampled from /proc every 0.5 s.
 
@@ -51,8 +51,8 @@ def _tree_rss_bytes(root_pid: int) -> int:
 
 def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> dict:
     """One fleet size in this process: returns the measurements."""
+    from dqfl.cli.apps import run_points
     from dqfl.config import load_config
-    from dqfl.federation import run_one
 
     cfg = load_config(
         None,
@@ -76,7 +76,7 @@ def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> d
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     t0 = time.perf_counter()
-    summary = run_one(cfg, out / cfg.run_name())
+    summary = run_points([(cfg, out / cfg.run_name())])[0]
     wall = time.perf_counter() - t0
     stop.set()
     sampler.join()

@@ -33,8 +33,8 @@ from dqfl.channel import (  # noqa: E402
     vanilla_threshold,
 )
 from dqfl.channel.comparison import compare_at  # noqa: E402
-from dqfl.channel.payload import default_model_block_params  # noqa: E402
 from dqfl.channel.power_split import position_snrs  # noqa: E402
+from dqfl.federation.common import default_block_params  # noqa: E402
 
 SWEEP = [-5, 0, 5, 10, 15, 20, 25]
 
@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
 
     base = ChannelConfig()
-    counts, source = default_model_block_params()
+    counts, source = default_block_params()
     bits = block_bits(counts, base.bits_per_param)
     n = len(bits)
     theta = thresholds(block_rates(bits, base.bandwidth_hz, base.slot_s))

@@ -19,7 +19,7 @@ from flwr.serverapp import Grid, ServerApp
 from dqfl.config import RunConfig, from_flat
 from dqfl.federation import common
 from dqfl.federation.results import RunRecorder, is_done, read_summary
-from server.strategy import ChannelAwareStrategy, Progress, emit, out_dir_for
+from server.strategy import ChannelAwareStrategy, Progress
 
 log = logging.getLogger("dqfl.federation")
 common.avoid_llvm_clash()
@@ -85,16 +85,17 @@ def run_point(
         train_config=ConfigRecord(),
         evaluate_fn=strategy.evaluate_global,
     )
-    recorder.save_model(strategy.global_state)
-    params = common.parameter_split(strategy.model)
+    rounds = strategy.engine
+    recorder.save_model(rounds.global_state)
+    params = common.parameter_split(rounds.model)
     return recorder.finish(
         {
-            "initial_top1": strategy.initial_top1,
+            "initial_top1": rounds.initial_top1,
             "wall_s": time.perf_counter() - t0,
             "parameters_quantum": params["quantum"],
             "parameters_classical": params["classical"],
-            "block_bits": strategy.bits,
-            "uplink_mode": strategy.mode,
+            "block_bits": rounds.bits,
+            "uplink_mode": rounds.method.uplink,
             "n_vehicles": cfg.data.n_vehicles,
             "vehicles_connected": len(vehicles),
             "fraction": cfg.federation.fraction,
@@ -118,15 +119,17 @@ def run_points_on_grid(
         out_dir = Path(out_dir)
         if is_done(out_dir):
             summary = read_summary(out_dir)
-            emit(progress, common.point_event("point_skipped", i, n, cfg, out_dir, summary=summary))
+            common.emit(
+                progress, common.point_event("point_skipped", i, n, cfg, out_dir, summary=summary)
+            )
             summaries.append(summary)
             continue
         rounds = cfg.federation.rounds
-        emit(progress, common.point_event("point_start", i, n, cfg, out_dir, rounds=rounds))
+        common.emit(progress, common.point_event("point_start", i, n, cfg, out_dir, rounds=rounds))
         mapping = discover_vehicles(grid, cfg.data.n_vehicles, mapping)
         vehicles = {pid: nid for nid, pid in mapping.items() if pid < cfg.data.n_vehicles}
         summary = run_point(grid, cfg, out_dir, vehicles, progress, i, n, engine)
-        emit(progress, common.point_event("point_done", i, n, cfg, out_dir, summary=summary))
+        common.emit(progress, common.point_event("point_done", i, n, cfg, out_dir, summary=summary))
         summaries.append(summary)
     return summaries
 
@@ -158,7 +161,7 @@ def _log_progress(event: dict[str, Any]) -> None:
             event["rounds"],
             top1,
             event["fleet_top1"],
-            event["depths"],
+            event["delivered_depths"],
         )
     elif event["event"] == "point_done":
         log.warning("run finished: %s", event["out_dir"])
@@ -171,4 +174,6 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     """``flwr run .``: one run from the app's run config (dotted keys such as federation.rounds)."""
     cfg = from_flat(dict(context.run_config))
-    run_points_on_grid(grid, [(cfg, out_dir_for(cfg))], _log_progress, engine="flower-run")
+    run_points_on_grid(
+        grid, [(cfg, Path(cfg.output_dir) / cfg.run_name())], _log_progress, engine="flower-run"
+    )

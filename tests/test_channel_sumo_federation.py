@@ -13,7 +13,7 @@ import pytest
 from test_federation_units import tiny
 
 from dqfl.channel import sumo as sumo_mod
-from dqfl.federation import run_points
+from dqfl.cli.apps import run_points
 
 
 def _history(path: Path) -> list[dict]:

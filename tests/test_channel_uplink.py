@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
@@ -128,13 +127,15 @@ def test_population_depths_match_closed_form_given_mean_snr() -> None:
     assert np.all(np.abs(p_mc - p_cf) <= 3 * np.sqrt(p_cf * (1 - p_cf) / n))
 
 
-def test_thousand_vehicles_is_cheap() -> None:
-    up = VehicularUplink(ChannelConfig(power_split="geometric"), 1000, seed=0)
-    up.transmit(0, BITS)
-    start = time.perf_counter()
-    for r in range(1, 21):
-        up.transmit(r, BITS)
-    assert (time.perf_counter() - start) / 20 < 0.05
+def test_a_vehicles_draws_do_not_depend_on_the_fleet_size() -> None:
+    """One vectorised draw per round for the whole fleet; vehicle v's channel is the same in a
+    fleet of 10 and of 1000 (its speed is benchmarked in experiments/, not timed here)."""
+    big = VehicularUplink(ChannelConfig(power_split="geometric"), 1000, seed=0)
+    small = VehicularUplink(ChannelConfig(power_split="geometric"), 10, seed=0)
+    for r in range(3):
+        a, b = big.transmit(r, BITS), small.transmit(r, BITS)
+        assert a.depths.shape == (1000,)
+        assert np.array_equal(a.depths[:10], b.depths) and np.allclose(a.snr_db[:10], b.snr_db)
 
 
 def test_undecodable_split_warns_and_bad_inputs_raise() -> None:

@@ -1,18 +1,22 @@
-"""Federation pieces without a simulation engine: seeding, the fleet metric, results folders,
-the vehicle's train function on a real Message/Context, and the strategy's reply handling."""
+"""Federation pieces without a simulation engine: sampling, seed streams, the fleet metric,
+methods as records, results folders and the vehicle obeying its instruction."""
 
 from __future__ import annotations
 
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
-from flwr.app import ArrayRecord, ConfigRecord, Context, Error, Message, MetricRecord, RecordDict
 from torch import nn
 
-from dqfl.config import RunConfig
-from dqfl.federation import common
+from dqfl import seeds
+from dqfl.config import RunConfig, apply_overrides
+from dqfl.federation import common, vehicle
+from dqfl.federation.engine import Instruction
+from dqfl.federation.methods import METHODS, method
+from dqfl.federation.record import RoundRecord
 from dqfl.federation.results import RunRecorder, atomic_write_text, is_done, summarise
 
 TINY = {
@@ -40,17 +44,8 @@ def make_cfg(values: dict) -> RunConfig:
 
 
 def tiny(*extra: str) -> RunConfig:
-    values = dict(TINY)
-    for item in extra:
-        key, text = item.split("=", 1)
-        values[key] = {"true": True, "false": False}.get(text, text)
-        for cast in (int, float):
-            try:
-                values[key] = cast(text)
-                break
-            except ValueError:
-                continue
-    return make_cfg(values)
+    """The tiny test config with ``key=value`` overrides (parsed like ``--set``)."""
+    return apply_overrides(make_cfg(dict(TINY)), list(extra)).validate()
 
 
 # -- Flower-free rules -------------------------------------------------------------------------
@@ -64,7 +59,16 @@ def test_sampling_is_seeded_sorted_and_sized() -> None:
     )
     assert common.sample_vehicles(0, 0, pool, 1.0) == pool
     assert len(common.sample_vehicles(0, 0, pool, 0.01)) == 1
-    assert common.seed_for(1, 2, 3) == common.seed_for(1, 2, 3) != common.seed_for(1, 2, 4)
+
+
+def test_each_purpose_has_its_own_stream() -> None:
+    """Vehicle 2's training seed in round 1 is not the round's fading stream (it once was)."""
+    train = seeds.int_seed(0, seeds.Stream.LOCAL_TRAINING, 1, 2)
+    assert train == seeds.int_seed(0, seeds.Stream.LOCAL_TRAINING, 1, 2)
+    fading = int(np.random.SeedSequence([0, 1, 2]).generate_state(1)[0])  # channel: [seed, r, 2]
+    others = {seeds.int_seed(0, s, 1, 2) for s in seeds.Stream if s != seeds.Stream.LOCAL_TRAINING}
+    assert train != fading and train not in others
+    assert len({s.value for s in seeds.Stream}) == len(seeds.Stream)
 
 
 def test_fleet_top1_counts_outage_as_chance() -> None:
@@ -76,9 +80,14 @@ def test_fleet_top1_counts_outage_as_chance() -> None:
     assert math.isnan(none)
 
 
-def test_uplink_modes() -> None:
-    assert common.uplink_mode("dqfl") == "superposition"
-    assert common.uplink_mode("qfl") == common.uplink_mode("classical") == "vanilla"
+def test_methods_are_records() -> None:
+    assert set(METHODS) == {"dqfl", "qfl", "classical", "centralized"}
+    assert method("dqfl").uplink == "superposition"
+    assert method("qfl").uplink == method("classical").uplink == "vanilla"
+    assert method("classical").one_block and not method("classical").plans_depth
+    assert not method("centralized").federated
+    assert tiny("federation.method=classical").federation.learning_rate() == 0.005
+    assert len(common.payload_bits(tiny("federation.method=classical"), nn.Linear(4, 2))) == 1
 
 
 def test_results_folder_atomic_and_summary(tmp_path) -> None:
@@ -88,18 +97,21 @@ def test_results_folder_atomic_and_summary(tmp_path) -> None:
     assert not is_done(tmp_path / "run")
     for r in (1, 2):
         rec.add_round(
-            {
-                "round": r,
-                "top1": [0.1 * r, 0.2 * r],
-                "fleet_top1": 0.2,
-                "delivered_depths": [0, 2],
-                "bits_sent": 10,
-                "energy_j": 0.5,
-                "failures": 0,
-                "rejected": r - 1,
-                "wall_s": 1.0,
-                "train_loss": float("nan"),
-            }
+            RoundRecord(
+                round=r,
+                top1=[0.1 * r, 0.2 * r],
+                fleet_top1=0.2,
+                fleet_top1_delivered=0.3,
+                lr=0.05,
+                train_loss=float("nan"),
+                wall_s=1.0,
+                vehicles=[0, 1],
+                delivered_depths=[0, 2],
+                bits_sent=10,
+                energy_j=0.5,
+                rejected=r - 1,
+                timeouts=1,
+            )
         )
     rec.save_model({"blocks.0.w": torch.ones(2)})
     summary = rec.finish({"extra": 1})
@@ -107,27 +119,19 @@ def test_results_folder_atomic_and_summary(tmp_path) -> None:
     lines = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
     assert [json.loads(x)["round"] for x in lines] == [1, 2]
     assert json.loads(lines[0])["train_loss"] is None  # NaN never reaches JSON
+    assert RoundRecord.from_row(json.loads(lines[1])).rejected == 1
     assert summary["top1"] == pytest.approx([0.2, 0.4]) and summary["total_rejected"] == 1
+    assert summary["total_timeouts"] == 2 and summary["extra"] == 1
     assert summary["mean_delivered_depth"] == 1.0 and summary["outage_rate"] == 0.5
     assert summarise(cfg, [])["rounds"] == 0
     saved = torch.load(tmp_path / "run" / "model.pt")
-    assert RunConfig().__class__ and json.loads(saved["config"])["seed"] == cfg.seed
+    assert json.loads(saved["config"])["seed"] == cfg.seed
+    assert torch.equal(saved["state_dict"]["blocks.0.w"], torch.ones(2))
     atomic_write_text(tmp_path / "x.txt", "hello")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
-@pytest.fixture(autouse=True)
-def task_identity():
-    """Messages are stamped with the sender's identity, which a runtime normally sets."""
-    from flwr.supercore.task_identity import TaskIdentity
-
-    saved = (TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id)
-    TaskIdentity.task_id, TaskIdentity.run_id, TaskIdentity.node_id = 1, 1, 1
-    yield
-    TaskIdentity._task_id, TaskIdentity._run_id, TaskIdentity._node_id = saved
-
-
-# -- the vehicle, called directly with a real Message and Context --------------------------------
+# -- the vehicle, obeying its instruction --------------------------------------------------------
 class NormNet(nn.Module):
     """Two-exit stand-in with FedBN-local ``.norm.`` layers (the DQNN has none)."""
 
@@ -149,30 +153,18 @@ class NormNet(nn.Module):
         return torch.stack(outs)
 
 
-def _train_message(cfg: RunConfig, state: dict[str, torch.Tensor], **config) -> Message:
-    record = ConfigRecord(
-        {
-            common.CONFIG_KEY: cfg.to_json(),
-            "server-round": 1,
-            "run-key": "0-x",
-            "train-depth": -1,
-            "prox-mu": 0.0,
-            "local-seed": 1,
-            **config,
-        }
-    )
-    content = RecordDict({"arrays": ArrayRecord(state), "config": record})
-    return Message(content=content, dst_node_id=7, message_type="train")
-
-
-def _context(pid: int = 0) -> Context:
-    return Context(
-        run_id=1,
-        node_id=7,
-        node_config={"partition-id": pid, "num-partitions": 3},
-        state=RecordDict(),
-        run_config={},
-    )
+def instruction(cfg: RunConfig, **values) -> Instruction:
+    base = {
+        "vehicle": 0,
+        "round": 1,
+        "train_depth": 0,
+        "lr": cfg.federation.learning_rate(),
+        "prox_mu": cfg.federation.vehicle_prox_mu(),
+        "local": cfg.federation.local_patterns(),
+        "seed": 1,
+    }
+    base.update(values)
+    return Instruction(**base)
 
 
 @pytest.fixture()
@@ -180,103 +172,79 @@ def norm_net(monkeypatch):
     monkeypatch.setattr(
         common, "build", lambda cfg, seed=None: NormNet(common.n_inputs(cfg), common.n_classes(cfg))
     )
+    monkeypatch.setattr(vehicle, "_TEMPLATES", {})
     return NormNet
 
 
-def test_fedbn_norms_never_leave_the_vehicle(norm_net) -> None:
-    from clients.client_app import app
+def test_instruction_round_trips_through_a_flat_record() -> None:
+    ins = instruction(tiny("federation.strategy=fedprox+fedbn"), fault="byzantine", attack="nan")
+    assert ins.local == (".norm.",) and ins.prox_mu == 0.01
+    assert Instruction.from_config(ins.to_config()) == ins
 
+
+def test_fedbn_norms_never_leave_the_vehicle(norm_net) -> None:
     cfg = tiny("federation.strategy=fedbn")
     torch.manual_seed(0)
     state = norm_net(common.n_inputs(cfg), common.n_classes(cfg)).state_dict()
-    context = _context()
-    reply = app(_train_message(cfg, state), context)
-    assert not reply.has_error(), reply.error if reply.has_error() else ""
-    sent = reply.content["arrays"].to_torch_state_dict()
-    assert sent and not [k for k in sent if ".norm." in k]
-    assert set(sent) == {k for k in state if ".norm." not in k}
-    kept = context.state["fedbn-0-x"].to_torch_state_dict()
-    assert kept and all(".norm." in k for k in kept)
-    metrics = reply.content["metrics"]
-    assert {"num-examples", "train-loss", "train-seconds", "acc-exit-1", "acc-exit-2"} <= set(
-        metrics
-    )
+    result = vehicle.train_vehicle(cfg, instruction(cfg), state)
+    assert set(result.update) == {k for k in state if ".norm." not in k}
+    assert result.kept and all(".norm." in k for k in result.kept)
+    assert result.num_examples == cfg.data.samples_per_vehicle
     # next round: the vehicle's own running statistics come back, not the server's
-    reply2 = app(_train_message(cfg, state), context)
-    assert not reply2.has_error()
-    kept2 = context.state["fedbn-0-x"].to_torch_state_dict()
-    assert int(kept2["blocks.0.norm.num_batches_tracked"]) > int(
-        kept["blocks.0.norm.num_batches_tracked"]
+    again = vehicle.train_vehicle(cfg, instruction(cfg), state, result.kept)
+    assert int(again.kept["blocks.0.norm.num_batches_tracked"]) > int(
+        result.kept["blocks.0.norm.num_batches_tracked"]
     )
 
 
 def test_fedavg_sends_everything_and_planned_depth_cuts(norm_net) -> None:
-    from clients.client_app import app
-
     cfg = tiny("federation.plan_depth=true")
     state = norm_net(common.n_inputs(cfg), common.n_classes(cfg)).state_dict()
-    full = app(_train_message(cfg, state), _context()).content["arrays"].to_torch_state_dict()
+    full = vehicle.train_vehicle(cfg, instruction(cfg), state).update
     assert set(full) == set(state)
-    cut = app(_train_message(cfg, state, **{"train-depth": 1}), _context()).content["arrays"]
-    assert {k.split(".")[1] for k in cut.to_torch_state_dict()} == {"0"}
+    cut = vehicle.train_vehicle(cfg, instruction(cfg, train_depth=1), state).update
+    assert {k.split(".")[1] for k in cut} == {"0"}
 
 
 def test_fedprox_pulls_the_update_towards_the_global_model() -> None:
-    from clients.client_app import app
+    cfg = tiny("federation.strategy=fedprox", "federation.local_epochs=3", "federation.lr=0.1")
+    state = common.build(cfg).state_dict()
 
     def distance(mu: float) -> float:
-        cfg = tiny("federation.strategy=fedprox", "federation.local_epochs=3", "federation.lr=0.1")
-        state = common.build(cfg).state_dict()
-        reply = app(_train_message(cfg, state, **{"prox-mu": mu}), _context())
-        sent = reply.content["arrays"].to_torch_state_dict()
+        sent = vehicle.train_vehicle(cfg, instruction(cfg, prox_mu=mu), state).update
         return sum(float(((sent[k] - state[k]) ** 2).sum()) for k in sent) ** 0.5
 
     free, prox = distance(0.0), distance(50.0)
     assert prox < 0.9 * free
 
 
-# -- the strategy's handling of replies (errors, NaN, partial depth) -----------------------------
-def test_strategy_counts_failures_and_rejects_bad_updates() -> None:
-    from server.strategy import ChannelAwareStrategy
+def test_the_vehicle_obeys_its_step_size() -> None:
+    """The server decides the learning rate: a zero-ish step leaves the model where it was."""
+    cfg = tiny()
+    state = common.build(cfg).state_dict()
+    tiny_step = vehicle.train_vehicle(cfg, instruction(cfg, lr=1e-9), state).update
+    big_step = vehicle.train_vehicle(cfg, instruction(cfg, lr=0.1), state).update
 
-    cfg = tiny("channel.snr_db=40")
-    strategy = ChannelAwareStrategy(cfg, vehicles={0: 100, 1: 101, 2: 102})
-    before = {k: v.clone() for k, v in strategy.global_state.items()}
-    messages = list(
-        strategy.configure_train(1, strategy.initial_arrays(), ConfigRecord(), grid=None)
-    )
-    assert sorted(m.metadata.dst_node_id for m in messages) == [100, 101, 102]
-    assert json.loads(messages[0].content["config"][common.CONFIG_KEY])["seed"] == cfg.seed
-    by_node = {m.metadata.dst_node_id: m for m in messages}
-    good = {k: v + 0.01 for k, v in before.items()}
-    bad = {k: v.clone() for k, v in before.items()}
-    next(iter(bad.values())).view(-1)[0] = float("nan")
+    def moved(sent):
+        return max(float((sent[k] - state[k]).abs().max()) for k in sent)
 
-    def reply(node: int, state) -> Message:
-        metrics = MetricRecord({"num-examples": 10, "train-loss": 1.0, "train-seconds": 0.1})
-        return Message(
-            RecordDict({"arrays": ArrayRecord(state), "metrics": metrics}), reply_to=by_node[node]
-        )
+    assert moved(tiny_step) < 1e-6 < moved(big_step)
 
-    replies = [
-        reply(100, good),
-        reply(101, bad),
-        Message(Error(code=0, reason="boom"), reply_to=by_node[102]),
-    ]
-    arrays, _ = strategy.aggregate_train(1, replies)
-    info = strategy._round
-    assert info["failures"] == 1 and info["rejected"] == 1
-    assert info["delivered"][1:] == [0, 0]
-    d = info["channel_depths"][0]
-    new = arrays.to_torch_state_dict()
-    from dqfl.aggregation import block_index
 
-    for key in before:
-        if block_index(key) < d:
-            assert torch.allclose(new[key], good[key])
-        else:
-            assert torch.equal(new[key], before[key])
-    # a vehicle that never answered (timeout) is a failure too
-    strategy.configure_train(2, arrays, ConfigRecord(), grid=None)
-    strategy.aggregate_train(2, [])
-    assert strategy._round["failures"] == 3
+def test_injected_faults_inside_the_vehicle() -> None:
+    from dqfl.federation.faults import VehicleCrash
+
+    cfg = tiny()
+    state = common.build(cfg).state_dict()
+    with pytest.raises(VehicleCrash):
+        vehicle.train_vehicle(cfg, instruction(cfg, fault="crash"), state)
+    honest = vehicle.train_vehicle(cfg, instruction(cfg), state).update
+    flipped = vehicle.train_vehicle(
+        cfg, instruction(cfg, fault="byzantine", attack="sign_flip", attack_scale=2.0), state
+    ).update
+    for k in honest:
+        assert torch.allclose(flipped[k] - state[k], -2.0 * (honest[k] - state[k]), atol=1e-6)
+    nan = vehicle.train_vehicle(
+        cfg, instruction(cfg, fault="byzantine", attack="nan", attack_scale=1.0), state
+    ).update
+    assert all(torch.isnan(v).all() for v in nan.values())

@@ -81,7 +81,7 @@ def channel(
     from dqfl.channel.comparison import compare_at
     from dqfl.channel.config import ChannelConfig, parse_floats
     from dqfl.channel.pathloss import noise_dbm, nominal_mean_snr_db, tx_power_dbm, tx_power_w
-    from dqfl.channel.payload import block_bits, default_model_block_params
+    from dqfl.channel.payload import block_bits
     from dqfl.channel.power_split import objective_value, position_snrs, resolve_split
 
     overrides = {
@@ -107,7 +107,9 @@ def channel(
             raise DqflError(f"--vehicles and --rounds must be >= 1; got {vehicles}, {rounds}")
         _plot_scenario(cfg, Path(plot), vehicles, seed, rounds)
     if block_params is None:
-        counts, source = default_model_block_params()
+        from dqfl.federation.common import default_block_params  # the model's room builds it
+
+        counts, source = default_block_params()
     else:
         values = parse_floats("block_params", block_params)
         if not all(v >= 1 and float(v).is_integer() for v in values):

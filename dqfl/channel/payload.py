@@ -39,19 +39,3 @@ def thresholds(rates: np.ndarray) -> np.ndarray:
 def vanilla_threshold(bits: Sequence[int], bandwidth_hz: float, slot_s: float) -> float:
     """Threshold of the all-or-nothing message carrying every block at once."""
     return float(thresholds(block_rates([sum(bits)], bandwidth_hz, slot_s))[0])
-
-
-def default_model_block_params() -> tuple[list[int], str]:
-    """Trainable parameters per block of the product's default DQNN, and where they came from.
-
-    Builds the default model through ``dqfl.quantum`` (imports torch, so call it only from a
-    command), so the payload always follows the real architecture and readout.
-    """
-    from dqfl.data.config import DataConfig, class_names
-    from dqfl.quantum import ModelConfig, block_parameter_counts, build_model
-
-    data_cfg = DataConfig()
-    model = build_model(
-        ModelConfig(), n_classes=len(class_names(data_cfg)), n_inputs=int(data_cfg.image_size) ** 2
-    )
-    return [int(c) for c in block_parameter_counts(model)], "dqfl.quantum default model"

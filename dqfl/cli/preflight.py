@@ -78,7 +78,9 @@ def check_sizes(cfg: RunConfig) -> None:
         d.n_vehicles * BYTES_PER_VEHICLE,
         "lower data.n_vehicles",
     )
-    if cfg.federation.method != "classical":
+    from dqfl.federation.methods import method
+
+    if method(cfg.federation.method).model == "dqnn":
         check_fits(
             f"a {m.n_qubits}-qubit DQNN with {m.n_layers} layers (model.n_layers)",
             model_training_bytes(cfg),

@@ -40,17 +40,21 @@ class ProgressPrinter:
             self._progress.reset(self._rounds, total=event.get("rounds"), description=label)
         elif kind == "round":
             top1 = " ".join(f"{100 * a:4.1f}" for a in event.get("top1", []))
-            depths = event.get("depths") or []
+            depths = event.get("delivered_depths") or []
             depth_text = ""
             if depths:
                 hist = [sum(1 for d in depths if d == k) for k in range(max(depths) + 1)]
                 depth_text = f"  depths mean {sum(depths) / len(depths):.2f} (d=0..: {hist})"
             fleet = event.get("fleet_top1")
             fleet_text = f"  fleet {100 * fleet:4.1f}%" if fleet is not None else ""
+            counts = [
+                f"{event[k]} {k}" for k in ("failures", "timeouts", "rejected") if event.get(k)
+            ]
+            fault_text = ("  " + ", ".join(counts)) if counts else ""
             self._progress.update(self._rounds, completed=event.get("round"))
             self.console.print(
                 f"{label}  round {event.get('round')}/{event.get('rounds')}  "
-                f"top-1 per exit % [{top1}]{fleet_text}{depth_text}"
+                f"top-1 per exit % [{top1}]{fleet_text}{depth_text}{fault_text}"
             )
         elif kind == "point_skipped":
             self._progress.advance(self._overall)

@@ -37,9 +37,9 @@ def run(
     out_dir = out or _fresh_dir(Path(cfg.output_dir) / cfg.run_name())
 
     from dqfl.cli import interrupt
+    from dqfl.cli.apps import run_points
     from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter
-    from dqfl.federation import run_points
 
     interrupt.set_on_interrupt(interrupt.keep_finished([out_dir]))
     reused = check_points([(cfg, out_dir)]) > 0

@@ -45,9 +45,9 @@ def sweep(
     )
 
     from dqfl.cli import interrupt
+    from dqfl.cli.apps import run_points
     from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter
-    from dqfl.federation import run_points
 
     targets = [(cfg, out / cfg.run_name()) for cfg in points]
     interrupt.set_on_interrupt(interrupt.keep_finished([p for _, p in targets], root=out))

@@ -6,13 +6,16 @@ the same per-exit evaluation as the federated runs, so the histories line up.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from dqfl.config import RunConfig
 from dqfl.federation import common
+from dqfl.federation.record import RoundRecord
 from dqfl.federation.results import RunRecorder
+from dqfl.seeds import Stream, int_seed
 
 Progress = Any
 
@@ -36,50 +39,32 @@ def run_centralized(
     initial = [float(a) for a in evaluate(model, xt, yt)]
     for r in range(1, fed.rounds + 1):
         t0 = time.perf_counter()
+        lr = fed.learning_rate(r - 1)
         result = train_local(
             model,
             x,
             y,
             epochs=fed.local_epochs,
             batch_size=fed.batch_size,
-            lr=fed.learning_rate(),
+            lr=lr,
             optimizer=fed.optimizer,
-            seed=common.seed_for(cfg.seed, r - 1, 0),
+            seed=int_seed(cfg.seed, Stream.CENTRAL_TRAINING, r - 1),
             distill=fed.distill,
         )
         top1 = [float(a) for a in evaluate(model, xt, yt)]
-        row = {
-            "round": r,
-            "top1": top1,
-            "fleet_top1": top1[-1],
-            "fleet_top1_delivered": top1[-1],
-            "vehicles": [],
-            "delivered_depths": [],
-            "bits_sent": 0,
-            "energy_j": 0.0,
-            "failures": 0,
-            "rejected": 0,
-            "train_loss": float(result.loss),
-            "wall_s": time.perf_counter() - t0,
-        }
-        recorder.add_round(row)
-        if progress is not None:
-            progress(
-                {
-                    "event": "round",
-                    "point": point,
-                    "n_points": n_points,
-                    "label": cfg.run_name(),
-                    "round": r,
-                    "rounds": fed.rounds,
-                    "top1": top1,
-                    "fleet_top1": top1[-1],
-                    "depths": [],
-                    "failures": 0,
-                    "rejected": 0,
-                    "wall_s": row["wall_s"],
-                }
-            )
+        loss = float(result.loss)
+        record = RoundRecord(
+            round=r,
+            top1=top1,
+            fleet_top1=top1[-1],
+            fleet_top1_delivered=top1[-1],
+            lr=lr,
+            train_loss=loss if math.isfinite(loss) else None,
+            wall_s=time.perf_counter() - t0,
+            max_train_s=float(result.seconds),
+        )
+        recorder.add_round(record)
+        common.emit(progress, common.round_event(record, cfg, point, n_points))
     recorder.save_model(model.state_dict())
     params = common.parameter_split(model)
     return recorder.finish(

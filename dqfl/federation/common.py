@@ -9,20 +9,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from dqfl.aggregation import block_index, is_fedbn_local
+from dqfl.blocks import block_index, is_local
+from dqfl.federation.methods import method
+from dqfl.seeds import Stream, generator
 
 if TYPE_CHECKING:
     import torch
 
     from dqfl.config import RunConfig
+    from dqfl.federation.record import RoundRecord
 
-QUANTUM_METHODS = ("dqfl", "qfl", "centralized")
 CONFIG_KEY = "dqfl-config"
 
 
@@ -59,6 +60,28 @@ def point_event(
         "label": cfg.run_name(),
         "out_dir": str(out_dir),
         **extra,
+    }
+
+
+def emit(progress: Callable[[dict[str, Any]], None] | None, event: dict[str, Any]) -> None:
+    """Report progress without letting a broken callback stop a run."""
+    if progress is None:
+        return
+    try:
+        progress(event)
+    except Exception:  # the run matters more than its display
+        logging.getLogger("dqfl.federation").exception("progress callback failed")
+
+
+def round_event(record: RoundRecord, cfg: RunConfig, point: int, n_points: int) -> dict[str, Any]:
+    """The progress event of one round: the round's record plus where it belongs."""
+    return {
+        "event": "round",
+        "point": point,
+        "n_points": n_points,
+        "label": cfg.run_name(),
+        "rounds": cfg.federation.rounds,
+        **record.to_row(),
     }
 
 
@@ -117,7 +140,7 @@ def build(cfg: RunConfig, seed: int | None = None) -> torch.nn.Module:
     import torch
 
     torch.manual_seed(cfg.seed if seed is None else seed)
-    if cfg.federation.method == "classical":
+    if method(cfg.federation.method).model == "mlp":
         from dqfl.classical import ClassicalNet
 
         return ClassicalNet(n_inputs(cfg), n_classes(cfg))
@@ -126,31 +149,31 @@ def build(cfg: RunConfig, seed: int | None = None) -> torch.nn.Module:
     return build_model(cfg.model, n_classes(cfg), n_inputs(cfg))
 
 
-def n_exits(state: dict[str, Any]) -> int:
-    return 1 + max((block_index(k) for k in state), default=0)
-
-
-def local_key_filter(cfg: RunConfig):
-    """Predicate for keys that never leave the vehicle (FedBN norms), or None."""
-    return is_fedbn_local if cfg.federation.strategy == "fedbn" else None
-
-
 def block_counts(cfg: RunConfig, model: torch.nn.Module) -> list[int]:
     """Trainable parameters each block puts on the air (FedBN-local ones stay home).
 
     The classical baseline is one block: it is sent as a single message like vanilla QFL.
     """
-    local = local_key_filter(cfg)
+    local = cfg.federation.local_patterns()
     counts: dict[int, int] = {}
     for name, param in model.named_parameters():
-        if not param.requires_grad or (local is not None and local(name)):
+        if not param.requires_grad or is_local(name, local):
             continue
         counts[block_index(name)] = counts.get(block_index(name), 0) + param.numel()
     n = 1 + max(counts, default=0)
     per_block = [counts.get(layer, 0) for layer in range(n)]
-    if cfg.federation.method == "classical":
+    if method(cfg.federation.method).one_block:
         return [sum(per_block)]
     return per_block
+
+
+def default_block_params() -> tuple[list[int], str]:
+    """Trainable parameters per uplink block of the default run's model, and where they came
+    from: the channel takes bit counts; building the model to count them happens here."""
+    from dqfl.config import RunConfig
+
+    cfg = RunConfig().validate()
+    return block_counts(cfg, build(cfg)), "the default dqfl model (dqfl.federation.common)"
 
 
 def payload_bits(cfg: RunConfig, model: torch.nn.Module) -> list[int]:
@@ -166,7 +189,7 @@ def uplink_airtime(cfg: RunConfig, bits: list[int]) -> float | None:
     is stretched so it needs the same spectral efficiency (and so sees the same outage law) as
     vanilla QFL's full DQNN, and it pays for its size in airtime and energy instead.
     """
-    if cfg.federation.method != "classical" or cfg.channel.classical_airtime != "same_rate":
+    if not method(cfg.federation.method).one_block or cfg.channel.classical_airtime != "same_rate":
         return None
     from dqfl.quantum import build_model
 
@@ -193,18 +216,6 @@ def parameter_split(model: torch.nn.Module) -> dict[str, int]:
     return {"quantum": 0, "classical": int(total)}
 
 
-def uplink_mode(method: str) -> str:
-    """Superposition coding is dqfl's point; qfl and the classical baseline send one message."""
-    return "superposition" if method == "dqfl" else "vanilla"
-
-
-def seed_for(seed: int, round_idx: int, vehicle_id: int) -> int:
-    """Seed of one vehicle's local training in one round: independent of scheduling order."""
-    return int(
-        np.random.SeedSequence([int(seed), int(round_idx), int(vehicle_id)]).generate_state(1)[0]
-    )
-
-
 def sample_vehicles(
     seed: int, round_idx: int, vehicles: Sequence[int], fraction: float
 ) -> list[int]:
@@ -215,7 +226,7 @@ def sample_vehicles(
     k = max(1, min(len(pool), math.ceil(fraction * len(pool) - 1e-9)))
     if k == len(pool):
         return pool
-    rng = np.random.default_rng([int(seed), int(round_idx), 7919])
+    rng = generator(seed, Stream.SAMPLING, round_idx)
     return sorted(int(v) for v in rng.choice(pool, size=k, replace=False))
 
 

@@ -2,7 +2,8 @@
 
 Finished points (``summary.json`` present) are skipped; ``centralized`` points run in-process; all
 federated points run inside ONE ``flwr.simulation.run_simulation`` call whose ServerApp walks the
-list (see :func:`server.server_app.make_server_app`).
+list. The Flower apps are handed in as :class:`Apps` by the top floor (``dqfl.cli.apps``): nothing
+in this library imports ``clients/`` or ``server/``.
 """
 
 from __future__ import annotations
@@ -10,23 +11,27 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dqfl.config import RunConfig
+from dqfl.errors import DqflError
+from dqfl.federation.common import emit as _emit
 from dqfl.federation.common import point_event
+from dqfl.federation.methods import method
 from dqfl.federation.results import reusable_summary
 
 Progress = Callable[[dict[str, Any]], None]
 Point = tuple[RunConfig, Path]
 
 
-def _emit(progress: Progress | None, event: dict[str, Any]) -> None:
-    if progress is not None:
-        try:
-            progress(event)
-        except Exception:  # a display bug must not stop a sweep
-            logging.getLogger("dqfl.federation").exception("progress callback failed")
+@dataclass(frozen=True)
+class Apps:
+    """The Flower apps a federated point runs on (wired by the CLI, the top floor)."""
+
+    client_app: Any  # flwr.clientapp.ClientApp
+    make_server_app: Callable[..., Any]  # (points, progress, sink) -> flwr.serverapp.ServerApp
 
 
 def backend_config(points: Sequence[Point]) -> dict[str, Any]:
@@ -46,7 +51,9 @@ def backend_config(points: Sequence[Point]) -> dict[str, Any]:
     }
 
 
-def run_points(points: Sequence[Point], progress: Progress | None = None) -> list[dict[str, Any]]:
+def run_points(
+    points: Sequence[Point], progress: Progress | None = None, apps: Apps | None = None
+) -> list[dict[str, Any]]:
     """Run every unfinished point; return all summaries in the order of ``points``."""
     points = [(cfg.validate(), Path(out)) for cfg, out in points]
     n = len(points)
@@ -58,7 +65,7 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
         if i in finished:
             summaries[i] = finished[i]
             _emit(progress, point_event("point_skipped", i, n, cfg, out, summary=summaries[i]))
-        elif cfg.federation.method == "centralized":
+        elif not method(cfg.federation.method).federated:
             from dqfl.federation.centralized import run_centralized
             from dqfl.federation.common import avoid_llvm_clash
 
@@ -71,6 +78,8 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
         else:
             federated.append((i, (cfg, out)))
     if federated:
+        if apps is None:
+            raise DqflError("federated points need the Flower apps (run them through dqfl.cli)")
         from dqfl.channel.mobility import prepare_mobility
 
         for _, (cfg, _) in federated:  # SUMO scenarios fail here, before any training
@@ -82,33 +91,29 @@ def run_points(points: Sequence[Point], progress: Progress | None = None) -> lis
                 event = {**event, "point": index[event["point"]], "n_points": n}
             _emit(progress, event)
 
-        for i, summary in zip(index, simulate([p for _, p in federated], relabel), strict=True):
+        done = simulate([p for _, p in federated], apps, relabel)
+        for i, summary in zip(index, done, strict=True):
             summaries[i] = summary
     return [summaries[i] for i in range(n)]
 
 
-def run_one(cfg: RunConfig, out_dir: Path, progress: Progress | None = None) -> dict[str, Any]:
-    return run_points([(cfg, Path(out_dir))], progress)[0]
-
-
-def simulate(points: Sequence[Point], progress: Progress | None = None) -> list[dict[str, Any]]:
+def simulate(
+    points: Sequence[Point], apps: Apps, progress: Progress | None = None
+) -> list[dict[str, Any]]:
     """All ``points`` inside one start of Flower's simulation engine (Ray)."""
     from dqfl.federation.common import avoid_llvm_clash
 
     avoid_llvm_clash()
     from flwr.simulation import run_simulation
 
-    from clients.client_app import app as client_app
-    from server.server_app import make_server_app
-
     sink: list[dict[str, Any]] = []
-    server_app = make_server_app(points, progress, sink)
+    server_app = apps.make_server_app(points, progress, sink)
     n_nodes = max(cfg.data.n_vehicles for cfg, _ in points)
     quiet = _quiet_flower()
     try:
         run_simulation(
             server_app=server_app,
-            client_app=client_app,
+            client_app=apps.client_app,
             num_supernodes=n_nodes,
             backend_config=backend_config(points),
         )

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import torch
 
     from dqfl.config import RunConfig
+    from dqfl.federation.record import RoundRecord
 
 SUMMARY = "summary.json"
 HISTORY = "history.jsonl"
@@ -159,7 +160,9 @@ class RunRecorder:
             (self.out_dir / name).unlink(missing_ok=True)
         atomic_write_text(self.out_dir / CONFIG, cfg.to_toml())
 
-    def add_round(self, row: dict[str, Any]) -> None:
+    def add_round(self, record: RoundRecord | dict[str, Any]) -> None:
+        """Append one round (a :class:`RoundRecord`, or its row) to history.jsonl."""
+        row = record.to_row() if hasattr(record, "to_row") else dict(record)
         self.rows.append(_clean(row))
         text = "".join(to_json(r) + "\n" for r in self.rows)
         atomic_write_text(self.out_dir / HISTORY, text)
@@ -202,6 +205,8 @@ def summarise(cfg: RunConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "name": cfg.run_name(),
         "method": cfg.federation.method,
         "strategy": cfg.federation.strategy,
+        "aggregator": cfg.federation.aggregator,
+        "server_opt": cfg.federation.server_opt,
         "snr_db": cfg.channel.snr_db,
         "seed": cfg.seed,
         "fingerprint": cfg.fingerprint(),
@@ -216,6 +221,8 @@ def summarise(cfg: RunConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "total_bits_sent": sum(r.get("bits_sent", 0) or 0 for r in rows),
         "total_energy_j": sum(r.get("energy_j", 0.0) or 0.0 for r in rows),
         "total_failures": sum(r.get("failures", 0) or 0 for r in rows),
+        "total_timeouts": sum(r.get("timeouts", 0) or 0 for r in rows),
+        "total_accepted": sum(r.get("accepted", 0) or 0 for r in rows),
         "total_rejected": sum(r.get("rejected", 0) or 0 for r in rows),
         "rounds_wall_s": sum(r.get("wall_s", 0.0) or 0.0 for r in rows),
     }

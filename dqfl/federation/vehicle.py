@@ -1,0 +1,101 @@
+"""What a vehicle does with its instruction, without Flower: train, keep local keys, reply.
+
+The ClientApp (``clients/client_app.py``) only unpacks the message, calls :func:`train_vehicle`
+and packs the reply. Every decision (depth, step size, proximal weight, local keys, seed, fault)
+comes from the :class:`~dqfl.federation.engine.Instruction`; the vehicle decides nothing itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import torch
+
+from dqfl.blocks import is_local, within
+from dqfl.compression import quantize_upload
+from dqfl.federation import common
+from dqfl.federation.faults import VehicleCrash, attack
+
+if TYPE_CHECKING:
+    from dqfl.config import RunConfig
+    from dqfl.federation.engine import Instruction
+
+_TEMPLATES: dict[str, torch.nn.Module] = {}
+
+
+@dataclass
+class VehicleResult:
+    update: dict[str, torch.Tensor]  # what goes on the air
+    kept: dict[str, torch.Tensor]  # local keys that stay on the vehicle
+    num_examples: int
+    train_loss: float
+    train_seconds: float
+    exit_accuracy: list[float] = field(default_factory=list)
+
+
+def model_for(cfg: RunConfig) -> torch.nn.Module:
+    """A fresh copy of the run's model; built once per process and config, then copied."""
+    key = cfg.fingerprint()
+    if key not in _TEMPLATES:
+        if len(_TEMPLATES) > 16:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = common.build(cfg)
+    return copy.deepcopy(_TEMPLATES[key])
+
+
+def train_vehicle(
+    cfg: RunConfig,
+    ins: Instruction,
+    global_state: Mapping[str, torch.Tensor],
+    kept: Mapping[str, torch.Tensor] | None = None,
+) -> VehicleResult:
+    """Obey ``ins``: inject its fault, train on this vehicle's data, cut, keep local keys."""
+    from dqfl.training import train_local
+
+    if ins.fault == "crash":
+        raise VehicleCrash(f"vehicle {ins.vehicle} crashed (injected fault, round {ins.round})")
+    if ins.fault == "straggler":
+        time.sleep(ins.delay_s)
+    fed = cfg.federation
+    x, y = common.partition(cfg, ins.vehicle)
+    model = model_for(cfg)
+    state = dict(global_state)
+    if kept:
+        state.update(kept)
+    model.load_state_dict(state)
+    depth = ins.train_depth or None
+    result = train_local(
+        model,
+        x,
+        y,
+        epochs=fed.local_epochs,
+        batch_size=fed.batch_size,
+        lr=ins.lr,
+        optimizer=fed.optimizer,
+        seed=ins.seed,
+        distill=fed.distill,
+        prox_mu=ins.prox_mu,
+        global_state=global_state if ins.prox_mu > 0 else None,
+        train_depth=depth,
+    )
+    trained = model.state_dict()
+    update = {
+        k: v.detach() for k, v in trained.items() if not is_local(k, ins.local) and within(k, depth)
+    }
+    if ins.fault == "byzantine":
+        update = attack(update, global_state, ins.attack, ins.attack_scale, ins.attack_seed)
+    update = quantize_upload(update, global_state, cfg.channel.bits_per_param)  # what bits say
+    loss = float(result.loss)
+    return VehicleResult(
+        update=update,
+        kept={k: v.detach().clone() for k, v in trained.items() if is_local(k, ins.local)},
+        num_examples=int(result.num_examples),
+        train_loss=loss if math.isfinite(loss) else float("nan"),
+        train_seconds=float(result.seconds),
+        exit_accuracy=[float(a) for a in result.exit_accuracy],
+    )

@@ -1,0 +1,209 @@
+"""The round engine without Flower: partial deliveries, server optimisers that move only the
+delivered blocks, every aggregator against a hand computation, fault accounting, the step-size
+schedule, and the library's import boundary."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from test_federation_units import tiny
+
+from dqfl.aggregation import aggregate_blocks, robust_combine
+from dqfl.blocks import block_index
+from dqfl.errors import DqflError
+from dqfl.federation.engine import Reply, RoundEngine
+from dqfl.federation.server_opt import ServerOptimizer
+from dqfl.federation.vehicle import train_vehicle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shifted(state, delta: float, depth: int | None = None):
+    return {k: v + delta for k, v in state.items() if depth is None or block_index(k) < depth}
+
+
+def _engine(*extra: str) -> RoundEngine:
+    cfg = tiny("channel.snr_db=40", *extra)
+    return RoundEngine(cfg, range(cfg.data.n_vehicles))
+
+
+def test_partial_deliveries_move_only_delivered_blocks() -> None:
+    engine = _engine()
+    before = {k: v.clone() for k, v in engine.global_state.items()}
+    plan = engine.plan(1)
+    plan.channel_depths.update({0: 1, 1: 2, 2: 0})
+    replies = [
+        Reply(0, _shifted(before, 1.0), num_examples=1.0),
+        Reply(1, _shifted(before, 4.0), num_examples=3.0),
+        Reply(2, _shifted(before, 100.0), num_examples=5.0),  # outage: never used
+    ]
+    out = engine.conclude(plan, replies)
+    assert out.accepted == [0, 1] and [out.delivered[v] for v in (0, 1, 2)] == [1, 2, 0]
+    for key, old in before.items():
+        want = (1 * 1.0 + 3 * 4.0) / 4 if block_index(key) == 0 else 4.0
+        assert torch.allclose(engine.global_state[key], old + want, atol=1e-5), key
+
+
+def test_fedadam_state_moves_only_for_delivered_blocks() -> None:
+    opt = ServerOptimizer(kind="fedadam", lr=0.1, beta1=0.9, beta2=0.99, tau=1e-3)
+    glob = {"blocks.0.w": torch.zeros(2), "blocks.1.w": torch.zeros(2)}
+    new = opt.step(glob, {"blocks.0.w": torch.tensor([1.0, -2.0], dtype=torch.float64)})
+    # hand computation: m = 0.1 d, v = 0.01 d^2, step = 0.1 m / (sqrt(v) + tau)
+    d = torch.tensor([1.0, -2.0], dtype=torch.float64)
+    m, v = 0.1 * d, 0.01 * d * d
+    assert torch.allclose(new["blocks.0.w"].double(), 0.1 * m / (v.sqrt() + 1e-3), atol=1e-6)
+    assert torch.equal(new["blocks.1.w"], glob["blocks.1.w"])
+    assert "blocks.1.w" not in opt.m and opt.steps == {"blocks.0.w": 1}
+    # round 2: block 1 delivered for the first time, block 0 absent: its moments stay put
+    m0 = opt.m["blocks.0.w"].clone()
+    opt.step(new, {"blocks.1.w": torch.ones(2, dtype=torch.float64)})
+    assert torch.equal(opt.m["blocks.0.w"], m0) and opt.steps["blocks.1.w"] == 1
+
+
+def test_fedavgm_and_fedyogi_by_hand() -> None:
+    glob = {"w": torch.zeros(1)}
+    avgm = ServerOptimizer(kind="fedavgm", lr=1.0, momentum=0.5)
+    x1 = avgm.step(glob, {"w": torch.tensor([2.0], dtype=torch.float64)})  # m = 2
+    x2 = avgm.step(x1, {"w": x1["w"].double() + 1.0})  # m = 0.5 * 2 + 1 = 2
+    assert float(x1["w"]) == pytest.approx(2.0) and float(x2["w"]) == pytest.approx(4.0)
+    yogi = ServerOptimizer(kind="fedyogi", lr=1.0, beta1=0.0, beta2=0.5, tau=0.0)
+    y1 = yogi.step(glob, {"w": torch.tensor([2.0], dtype=torch.float64)})
+    # m = d = 2; v = 0 - 0.5 * 4 * sign(0 - 4) = 2; step = 2 / sqrt(2)
+    assert float(y1["w"]) == pytest.approx(2.0 / math.sqrt(2.0), rel=1e-6)
+
+
+def test_aggregators_against_hand_computations() -> None:
+    values = torch.tensor([[0.0, 10.0], [1.0, 20.0], [2.0, 30.0], [3.0, 40.0], [100.0, -50.0]])
+    values = values.double()
+    w = torch.tensor([1.0, 1.0, 1.0, 1.0, 6.0], dtype=torch.float64)
+    assert robust_combine(values, w, "mean").tolist() == pytest.approx(
+        [60.6, -20.0]
+    )  # (0+1+2+3+600)/10
+    assert robust_combine(values, w, "median").tolist() == [2.0, 20.0]
+    # f = floor(0.2 * 5) = 1 value cut from each end per coordinate
+    assert robust_combine(values, w, "trimmed_mean", 0.2).tolist() == pytest.approx([2.0, 20.0])
+    # krum, f = 1, k = 5 - 1 - 2 = 2 nearest: row 1 or 2 ([1, 20], [2, 30]) wins; ties -> first
+    rows = values.tolist()
+    scores = []
+    for i, a in enumerate(rows):
+        d = sorted(
+            sum((x - y) ** 2 for x, y in zip(a, b, strict=True))
+            for j, b in enumerate(rows)
+            if j != i
+        )
+        scores.append(sum(d[:2]))
+    best = rows[scores.index(min(scores))]
+    assert robust_combine(values, w, "krum", 0.2).tolist() == best
+    assert robust_combine(values[:4], w[:4], "median").tolist() == [1.5, 25.0]
+
+
+def test_aggregators_use_only_vehicles_that_delivered_the_block() -> None:
+    glob = {"blocks.0.a": torch.zeros(1), "blocks.1.a": torch.zeros(1)}
+    ups = [
+        {"blocks.0.a": torch.tensor([1.0]), "blocks.1.a": torch.tensor([1.0])},
+        {"blocks.0.a": torch.tensor([2.0]), "blocks.1.a": torch.tensor([1000.0])},
+        {"blocks.0.a": torch.tensor([9.0]), "blocks.1.a": torch.tensor([3.0])},
+    ]
+    for rule in ("median", "krum", "trimmed_mean"):
+        out = aggregate_blocks(glob, ups, [2, 1, 2], [1.0, 1.0, 1.0], aggregator=rule)
+        assert float(out["blocks.1.a"]) in (1.0, 2.0, 3.0), rule  # vehicle 1's 1000 never used
+    out = aggregate_blocks(glob, ups, [0, 0, 0], [1.0] * 3, aggregator="median")
+    assert out == {}
+
+
+def test_fault_accounting_and_nan_rejection() -> None:
+    engine = _engine()
+    before = {k: v.clone() for k, v in engine.global_state.items()}
+    plan = engine.plan(1)
+    nan = {k: torch.full_like(v, float("nan")) for k, v in before.items()}
+    replies = [
+        Reply(0, nan, num_examples=10.0),
+        Reply(1, error="crashed"),
+        Reply(7, _shifted(before, 1.0), num_examples=1.0),  # nobody asked vehicle 7
+    ]  # vehicle 2 never answers: a timeout
+    out = engine.conclude(plan, replies)
+    record = engine.record(plan, out, engine.evaluate())
+    assert (record.failures, record.timeouts, record.rejected, record.accepted) == (1, 1, 2, 0)
+    assert record.sent == 3 and record.delivered_depths == [0, 0, 0]
+    assert all(torch.equal(engine.global_state[k], before[k]) for k in before)
+
+
+def test_injected_faults_are_seeded_per_round_and_vehicle_and_counted() -> None:
+    engine = _engine(
+        "data.n_vehicles=12",
+        "faults.crash_fraction=0.3",
+        "faults.byzantine_fraction=0.3",
+        "faults.byzantine_attack=nan",
+    )
+    plan = engine.plan(1)
+    again = _engine(
+        "data.n_vehicles=12",
+        "faults.crash_fraction=0.3",
+        "faults.byzantine_fraction=0.3",
+        "faults.byzantine_attack=nan",
+    ).plan(1)
+    assert plan.faults == again.faults and plan.faults != engine.plan(2).faults
+    cfg = engine.cfg
+
+    def train(ins, state):
+        try:
+            r = train_vehicle(cfg, ins, state)
+        except Exception as exc:  # the injected crash, as Flower would report it
+            return Reply(ins.vehicle, error=str(exc))
+        return Reply(ins.vehicle, r.update, r.num_examples, r.train_loss, r.train_seconds)
+
+    replies = [train(ins, engine.global_state) for ins in plan.instructions]
+    record = engine.record(plan, engine.conclude(plan, replies), engine.evaluate())
+    n_crash = sum(1 for f in plan.faults.values() if f == "crash")
+    n_byz = sum(1 for f in plan.faults.values() if f == "byzantine")
+    assert n_crash > 0 and n_byz > 0
+    assert record.failures == n_crash and record.rejected == n_byz  # every NaN update refused
+    assert record.accepted == 12 - n_crash - n_byz
+    assert record.faults == {k: v for k, v in {"crash": n_crash, "byzantine": n_byz}.items()}
+
+
+def test_cosine_schedule_is_decided_by_the_server() -> None:
+    engine = _engine("federation.lr_schedule=cosine", "federation.rounds=4")
+    lrs = [engine.plan(r).instructions[0].lr for r in (1, 2, 3, 4)]
+    base = engine.cfg.federation.lr
+    want = [base * 0.5 * (1 + math.cos(math.pi * t / 4)) for t in range(4)]
+    assert lrs == pytest.approx(want) and lrs[0] == base
+    assert _engine().plan(3).instructions[0].lr == base
+
+
+def test_fedprox_fedbn_fedadam_trimmed_mean_is_one_config() -> None:
+    engine = _engine(
+        "federation.strategy=fedprox+fedbn",
+        "federation.server_opt=fedadam",
+        "federation.aggregator=trimmed_mean",
+    )
+    ins = engine.plan(1).instructions[0]
+    assert ins.prox_mu == engine.cfg.federation.prox_mu > 0 and ins.local == (".norm.",)
+    with pytest.raises(DqflError, match="strategy"):
+        tiny("federation.strategy=fedavg+fedprox")
+    with pytest.raises(DqflError, match="aggregator"):
+        tiny("federation.aggregator=mode")
+
+
+def test_library_never_imports_the_flower_apps() -> None:
+    """Nothing under dqfl/ but the CLI (the top floor that wires them) imports clients/server."""
+    offenders = []
+    for path in (ROOT / "dqfl").rglob("*.py"):
+        if path.parts[len(ROOT.parts) + 1] == "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            offenders += [
+                f"{path.relative_to(ROOT)}: {n}"
+                for n in names
+                if n.split(".")[0] in ("clients", "server")
+            ]
+    assert offenders == []
