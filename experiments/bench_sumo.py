@@ -1,6 +1,6 @@
 """What SUMO costs: a 10-vehicle, 20-round federation on SUMO traffic against the built-in road.
 
-Each federation runs in its own subprocess through the real harness (`dqfl.federation.run_one`:
+Each federation runs in its own subprocess through the real harness (`dqfl.cli.apps.run_points`:
 one start of Flower's simulation engine, SUMO prepared before it). The plate data are rendered
 once beforehand (a 1-round warm-up) so both sides find them cached; the SUMO side starts from an
 empty SUMO cache in its first repeat (scenario generation with netgenerate/randomTrips + the SUMO
@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys, time
 from dqfl.config import load_config
-from dqfl.federation import run_one
+from dqfl.cli.apps import run_points
 cfg = load_config(None, sys.argv[2:])
 t0 = time.perf_counter()
-summary = run_one(cfg, sys.argv[1])
+summary = run_points([(cfg, sys.argv[1])])[0]
 print(json.dumps({"wall_s": time.perf_counter() - t0, "top1": summary["top1"][-1]}))
 """
 
