@@ -18,7 +18,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from dqfl.config import RunConfig, from_flat
 from dqfl.federation import common
-from dqfl.federation.results import RunRecorder, is_done, read_summary
+from dqfl.federation.results import RunRecorder, is_done, read_summary, reusable_summary
 from server.strategy import ChannelAwareStrategy, Progress
 
 log = logging.getLogger("dqfl.federation")
@@ -174,6 +174,6 @@ app = ServerApp()
 def main(grid: Grid, context: Context) -> None:
     """``flwr run .``: one run from the app's run config (dotted keys such as federation.rounds)."""
     cfg = from_flat(dict(context.run_config))
-    run_points_on_grid(
-        grid, [(cfg, Path(cfg.output_dir) / cfg.run_name())], _log_progress, engine="flower-run"
-    )
+    out = Path(cfg.output_dir) / cfg.run_name()
+    reusable_summary(cfg, out)  # finished results of another configuration: refused, not reused
+    run_points_on_grid(grid, [(cfg, out)], _log_progress, engine="flower-run")

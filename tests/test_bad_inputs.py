@@ -104,6 +104,7 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
     ("layers", ["run", "--set", "model.n_layers=1000000000"], "model.n_layers", _nothing),
     ("vehicles", ["run", "--set", "data.n_vehicles=100000000"], "data.n_vehicles", _nothing),
     ("test-set", ["run", "--set", "data.test_per_class=1000000000"], "test_per_class", _nothing),
+    ("rounds", ["run", "--set", "federation.rounds=10000000000"], "federation.rounds", _nothing),
     ("grid-size", ["sweep", "--snr-db", "0:20:0.0000001"], "values) needs about", _nothing),
     ("trials", ["channel", "--trials", "10000000000"], "--trials", _nothing),
     # --- unwritable or impossible outputs (defect 6)

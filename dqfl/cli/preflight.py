@@ -9,6 +9,7 @@ written. Folders are created only after every other check passed.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -19,6 +20,9 @@ from dqfl.data import class_names
 from dqfl.errors import DqflError
 from dqfl.limits import BYTES_PER_POINT, check_fits
 
+#: One round's history row held in memory (its per-vehicle lists grow with the sampled fleet).
+BYTES_PER_ROUND = 2_000
+BYTES_PER_ROUND_VEHICLE = 200
 #: Driver memory per vehicle: the bench_scale measurement (757 MB at 10 vehicles, 793 MB at
 #: 1000) gives about 36 KB; rounded up.
 BYTES_PER_VEHICLE = 40_000
@@ -77,6 +81,13 @@ def check_sizes(cfg: RunConfig) -> None:
         f"a fleet of {d.n_vehicles} vehicles (data.n_vehicles)",
         d.n_vehicles * BYTES_PER_VEHICLE,
         "lower data.n_vehicles",
+    )
+    f = cfg.federation
+    sampled = max(1, math.ceil(f.fraction * d.n_vehicles))
+    check_fits(
+        f"the history of {f.rounds} rounds (federation.rounds)",
+        f.rounds * (BYTES_PER_ROUND + BYTES_PER_ROUND_VEHICLE * sampled),
+        "lower federation.rounds",
     )
     from dqfl.federation.methods import method
 
