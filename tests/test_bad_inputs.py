@@ -87,6 +87,12 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
     ("data-root", ["run", "--set", "data.data_root=nowhere"], "data.data_root", _nothing),
     ("font-dir", ["run", "--set", "data.font_dir=nowhere"], "data.font_dir", _nothing),
     (
+        "no-readable-image",
+        ["run", "--set", "data.data_root=crops"],
+        "could be read",
+        _write("crops/3/a.png", b"not an image"),
+    ),
+    (
         "pennylane-device",
         ["run", "--set", "model.backend=pennylane", "--set", "model.device=no.such.device"],
         "not an available PennyLane device",

@@ -130,9 +130,9 @@ def check_data_paths(cfg: RunConfig) -> None:
     """Real images and user fonts are read by the vehicles later: look at them now."""
     data = cfg.data_config()
     if data.data_root:
-        from dqfl.data.imagefolder import scan
+        from dqfl.data.imagefolder import load_pool
 
-        scan(data)
+        load_pool(data)  # reads (and caches) every image now: unreadable ones warned here, once
     if data.font_dir:
         from dqfl.data.fonts import user_fonts
 

@@ -233,15 +233,22 @@ def write_outputs(result: dict, out: Path, command: str) -> dict[str, Path]:
         "convergence": fig_dir / "therapy_convergence.png",
         "toxicity": fig_dir / "therapy_toxicity.png",
     }
+    from dqfl.outputs import save, save_text
+
     rows = result["rows"]
-    with paths["csv"].open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+
+    def write_csv(path: Path) -> None:
+        with path.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    # each file whole or not at all (temp name + rename), so a failure never leaves half a table
+    save(paths["csv"], write_csv)
     summary = summarise(result)
-    paths["md"].write_text(markdown(result, summary, command))
-    plot_convergence(result, paths["convergence"])
-    plot_toxicity(result, paths["toxicity"])
+    save_text(paths["md"], markdown(result, summary, command))
+    save(paths["convergence"], lambda tmp: plot_convergence(result, tmp))
+    save(paths["toxicity"], lambda tmp: plot_toxicity(result, tmp))
     return paths
 
 
