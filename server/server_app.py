@@ -88,9 +88,11 @@ def run_point(
     rounds = strategy.engine
     recorder.save_model(rounds.global_state)
     params = common.parameter_split(rounds.model)
+    rounds.model.load_state_dict(rounds.global_state)
     return recorder.finish(
         {
             "initial_top1": rounds.initial_top1,
+            "novel_top1": common.novel_top1(cfg, rounds.model),
             "wall_s": time.perf_counter() - t0,
             "parameters_quantum": params["quantum"],
             "parameters_classical": params["classical"],

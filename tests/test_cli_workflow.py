@@ -59,8 +59,10 @@ def test_sweep_resumes_then_report_and_evaluate(tmp_path: Path, monkeypatch) -> 
 
     crops = _digit_folder(tmp_path / "crops")
     result_file = tmp_path / "eval.json"
-    _invoke("evaluate", str(runs[0]), "--data-root", str(crops), "--json", str(result_file))
+    shown = _invoke("evaluate", str(runs[0]), "--data-root", str(crops), "--json", str(result_file))
+    assert "novel set" in shown.output and "synthetic held-out" in shown.output
     rows = json.loads(result_file.read_text())
+    assert len(rows[0]["novel_top1"]) == len(rows[0]["held_out_top1"]) == 2
     assert rows[0]["n_images"] == 6
     assert len(rows[0]["top1"]) == 2
     assert all(0.0 <= a <= 1.0 for a in rows[0]["top1"])

@@ -85,6 +85,7 @@ def test_history_shape_and_learning(two_runs) -> None:
     summary = summaries[0]
     assert summary["rounds"] == 2 and summary["method"] == "dqfl" and len(summary["top1"]) == 2
     assert summary["parameters_quantum"] > 0
+    assert len(summary["novel_top1"]) == 2  # the novel-conditions set, scored per exit
     # learning happened: the final global model fits the fleet's data better than the initial one
     assert any(d > 0 for r in rows for d in r["delivered_depths"])
     saved = torch.load(out / "a" / "model.pt")
@@ -142,6 +143,8 @@ def test_centralized_runs_in_process(tmp_path) -> None:
     summary = run_points([(cfg, tmp_path / "c")])[0]
     assert summary["engine"] == "in-process" and summary["rounds"] == 1
     assert len(_history(tmp_path / "c")[0]["top1"]) == cfg.model.n_layers
+    assert len(summary["novel_top1"]) == cfg.model.n_layers
+    assert all(0.0 <= a <= 1.0 for a in summary["novel_top1"])
 
 
 @pytest.mark.slow

@@ -23,7 +23,8 @@ def evaluate(
         Path | None, typer.Option("--json", help="Also write the numbers here.")
     ] = None,
 ) -> None:
-    """Top-1 of every exit of the final global model(s) on DIR, with the training preprocessing."""
+    """Top-1 of every exit of the final global model(s) on DIR, with the training preprocessing,
+    next to the run's synthetic held-out and novel-set top-1."""
     models = [results / "model.pt"] if (results / "model.pt").is_file() else sorted(
         results.rglob("model.pt")
     )  # fmt: skip
@@ -42,6 +43,9 @@ def evaluate(
         exits = ", ".join(f"exit {i + 1}: {100 * a:.1f}%" for i, a in enumerate(row["top1"]))
         skipped = f" ({row['n_skipped']} unreadable skipped)" if row["n_skipped"] else ""
         typer.echo(f"{row['run']}: {row['n_images']} images{skipped} → {exits}")
+        for key, label in (("held_out_top1", "synthetic held-out"), ("novel_top1", "novel set")):
+            if row.get(key):
+                typer.echo(f"  {label}: " + ", ".join(f"{100 * a:.1f}%" for a in row[key]))
     if json_out is not None:
         from dqfl.outputs import save_text
 
@@ -63,11 +67,18 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
     x = torch.as_tensor(pool["x"], dtype=torch.float32)
     y = torch.as_tensor(pool["y"], dtype=torch.int64)
     top1 = evaluate_exits(model, x, y)
+    try:
+        summary = json.loads((model_file.parent / "summary.json").read_text())
+    except (OSError, ValueError):
+        summary = {}  # an unfinished or foreign run: no figures to compare with
     return {
         "run": str(model_file.parent),
         "n_images": int(len(y)),
         "n_skipped": int(pool.get("skipped", 0)),
         "top1": [float(a) for a in top1],
+        # the run's own figures for comparison: in-distribution and novel synthetic held-out
+        "held_out_top1": summary.get("top1"),
+        "novel_top1": summary.get("novel_top1"),
     }
 
 

@@ -55,6 +55,11 @@ def run(
     top1 = summary.get("top1") or []
     if top1:
         typer.echo("final top-1 per exit: " + ", ".join(f"{100 * a:.1f}%" for a in top1))
+    novel = summary.get("novel_top1") or []
+    if novel:
+        typer.echo(
+            "novel fonts/conditions top-1 per exit: " + ", ".join(f"{100 * a:.1f}%" for a in novel)
+        )
     if reused:
         typer.echo(f"results in {out_dir} (finished earlier with this configuration; not rerun)")
     else:

@@ -6,8 +6,10 @@
 from dqfl.data.api import (
     describe,
     held_out_arrays,
+    load_novel_set,
     load_partition,
     load_test_set,
+    novel_arrays,
     partition_arrays,
 )
 from dqfl.data.config import ALPHABETS, DataConfig, class_names
@@ -22,5 +24,7 @@ __all__ = [
     "load_test_set",
     "partition_arrays",
     "held_out_arrays",
+    "load_novel_set",
+    "novel_arrays",
     "vehicle_region",
 ]

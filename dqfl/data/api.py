@@ -64,6 +64,30 @@ def held_out_arrays(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return data["x"], data["y"], data["region"]
 
 
+def novel_arrays(cfg: DataConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Novel-conditions held-out set (synthetic only): x, y and the novel style of each sample.
+
+    Rendered with typefaces and camera conditions that no training region uses, balanced over
+    classes and styles like :func:`held_out_arrays`; with ``data_root`` set there is none and a
+    :class:`DqflError` says so.
+    """
+    cfg.validate()
+    if cfg.data_root:
+        raise DqflError("the novel held-out set is synthetic; it does not exist with data_root")
+    from dqfl.data.synthetic import render_novel
+
+    data = _synthetic(cfg, "novel", "novel.npz", lambda: render_novel(cfg))
+    return data["x"], data["y"], data["region"]
+
+
+def load_novel_set(cfg: DataConfig):  # -> tuple[Tensor, Tensor]
+    """Novel-conditions held-out tensors (x, y); see :func:`novel_arrays`."""
+    import torch
+
+    x, y, _ = novel_arrays(cfg)
+    return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y))
+
+
 def load_partition(cfg: DataConfig, vehicle_id: int):  # -> tuple[Tensor, Tensor]
     """Vehicle `vehicle_id`'s training data as torch tensors: x float32 (N, S*S), y int64."""
     import torch

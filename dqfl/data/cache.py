@@ -21,7 +21,7 @@ import numpy as np
 from dqfl.data.config import DEFAULT_CACHE_DIR, DataConfig
 
 #: Bump when the renderer changes what it draws, so stale caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 ENV_VAR = "DQFL_CACHE_DIR"
 
 

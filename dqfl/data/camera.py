@@ -1,5 +1,5 @@
-"""The roadside camera: lighting, perspective, optics and sensor applied to a plate scene,
-then a character detector that cuts one cell per character out of the shot.
+"""The roadside camera: lighting, perspective, optics and sensor (resolution, JPEG) applied to a
+plate scene, then a character detector that cuts one cell per character out of the shot.
 
 Effects are drawn per plate from the region's ranges, so every character of a plate shares its
 plate's conditions, as in a real photo.
@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dqfl.data.preprocess import square_resize
 from dqfl.data.regions import RegionStyle
 from dqfl.data.render import PLATE_H, Scene, paint
+
+#: Detector output modes (see :func:`_detect_cells`).
+PADDED, STRETCHED, SQUARE = 0, 1, 2
 
 
 @dataclass
@@ -25,7 +29,8 @@ class Shot:
 
 
 def photograph(scene: Scene, style: RegionStyle, rng: np.random.Generator, size: int) -> Shot:
-    """Light, warp, blur, expose and add noise to a scene; crop each character to size x size.
+    """Light, warp, blur, expose, add noise, lower the resolution and JPEG-compress a scene; crop
+    each character to size x size.
 
     Works on gray or colour scenes alike and draws the same random numbers for both.
     """
@@ -66,13 +71,53 @@ def photograph(scene: Scene, style: RegionStyle, rng: np.random.Generator, size:
     pixels = _to_uint8(out)
 
     gray = Image.fromarray(pixels, "RGB").convert("L") if color else Image.fromarray(pixels, "L")
-    cells = _detect_cells(scene.boxes, homography, style, rng, gray.size)
+    gray, homography = _sensor(gray, homography, scene.boxes, style, rng)
+    mode = int(rng.choice(3, p=np.asarray(style.crop_modes) / sum(style.crop_modes)))
+    cells = _detect_cells(scene.boxes, homography, style, rng, gray.size, mode)
     crops = np.empty((len(cells), size, size), dtype=np.uint8)
     for i, box in enumerate(cells):
+        if mode == PADDED:  # the user-crop path: the box as cut, padded to a square
+            cut = gray.crop(tuple(int(round(v)) for v in box))
+            crops[i] = square_resize(cut, size)
+            continue
         down = (box[3] - box[1]) >= size
-        mode = Image.Resampling.BOX if down else Image.Resampling.BILINEAR
-        crops[i] = np.asarray(gray.resize((size, size), mode, box=tuple(box)))
+        resample = Image.Resampling.BOX if down else Image.Resampling.BILINEAR
+        crops[i] = np.asarray(gray.resize((size, size), resample, box=tuple(box)))
     return Shot(pixels, cells, crops)
+
+
+def _sensor(gray, homography: np.ndarray, boxes: np.ndarray, style, rng: np.random.Generator):
+    """Low sensor resolution and JPEG compression of the gray shot (PIL "L" image).
+
+    Low resolution box-filters the shot down until a character is ``lowres_px`` pixels tall
+    (never up); the homography is rescaled to match. JPEG re-encodes at a random quality.
+    """
+    import io
+
+    from PIL import Image
+
+    low = rng.random() < style.lowres
+    target = rng.uniform(*style.lowres_px)
+    jpeg = rng.random() < style.jpeg
+    quality = int(round(rng.uniform(*style.jpeg_quality)))
+    if low:
+        corners = np.concatenate([boxes[:, [0, 1]], boxes[:, [2, 3]]])
+        proj = _project(homography, corners).reshape(2, -1, 2)
+        char_h = float(np.median(proj[1, :, 1] - proj[0, :, 1]))
+        f = target / char_h if char_h > target else 1.0
+        if f < 1.0:
+            w, h = gray.size
+            new = (max(2, int(round(w * f))), max(2, int(round(h * f))))
+            gray = gray.resize(new, Image.Resampling.BOX)
+            scale = np.diag([new[0] / w, new[1] / h, 1.0])
+            homography = scale @ homography
+    if jpeg:
+        buf = io.BytesIO()
+        gray.save(buf, "JPEG", quality=max(1, min(95, quality)))
+        buf.seek(0)
+        with Image.open(buf) as im:
+            gray = im.convert("L")
+    return gray, homography
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -147,11 +192,14 @@ def _detect_cells(
     style: RegionStyle,
     rng: np.random.Generator,
     shot_size: tuple[int, int],
+    mode: int = STRETCHED,
 ) -> np.ndarray:
     """Crop box per character around its projected box, with the detector's jitter.
 
-    Like common plate readers, the box hugs the character (never narrower than 0.7 of its
-    height) and is then resized to a square, so neighbours intrude only a little.
+    The box hugs the character with a margin drawn per plate (``crop_margin``, in character
+    heights). ``PADDED`` keeps the box's own aspect (it is padded to a square later, as a
+    user's crop is); ``STRETCHED`` widens it to at least 0.7 of its height and is resized to a
+    square, like common plate readers; ``SQUARE`` grows it to a square, so neighbours intrude.
     """
     n = len(boxes)
     corners = np.stack(
@@ -160,13 +208,19 @@ def _detect_cells(
     proj = _project(homography, corners).reshape(n, 4, 2)
     lo, hi = proj.min(axis=1), proj.max(axis=1)
     centre = (lo + hi) / 2
-    box_h = (hi[:, 1] - lo[:, 1]) * 1.1
-    box_w = np.maximum(hi[:, 0] - lo[:, 0], 0.7 * box_h) * 1.05
+    char_h = hi[:, 1] - lo[:, 1]
+    margin = rng.uniform(*style.crop_margin) * char_h
+    box_h = char_h + 2 * margin
+    box_w = hi[:, 0] - lo[:, 0] + 2 * margin
+    if mode == STRETCHED:
+        box_w = np.maximum(box_w, 0.7 * box_h)
+    elif mode == SQUARE:
+        box_w = box_h = np.maximum(box_w, box_h)
     centre += rng.normal(0.0, style.crop_jitter, (n, 2)) * box_h[:, None]
     zoom = np.exp(rng.normal(0.0, style.crop_jitter, n))
     w, h = shot_size
-    half_w = np.minimum(box_w * zoom / 2, w / 2 - 0.5)
-    half_h = np.minimum(box_h * zoom / 2, h / 2 - 0.5)
+    half_w = np.clip(box_w * zoom / 2, 0.5, w / 2 - 0.5)
+    half_h = np.clip(box_h * zoom / 2, 0.5, h / 2 - 0.5)
     cx = np.clip(centre[:, 0], half_w, w - half_w)
     cy = np.clip(centre[:, 1], half_h, h - half_h)
     return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)

@@ -1,7 +1,13 @@
-"""Fonts that work offline: matplotlib's DejaVu TTFs, Pillow's built-in font, or a user folder.
+"""Fonts that work offline: the TTFs matplotlib ships, Pillow's built-in font, or a user folder.
 
 Fonts are named by short ids (e.g. ``"sans-bold"``) so region styles can refer to them and the
 cache key can fingerprint exactly which font files shaped the pixels.
+
+The shipped faces are split by typeface family. Training (:func:`builtin_fonts`): DejaVu Sans,
+Sans Mono and Serif in all their weights, STIX General (a Times-like serif) and Pillow's default
+face. Novel (:func:`novel_fonts`): Computer Modern roman, sans, typewriter and bold, never used to
+render training data, so the "novel" held-out set measures how a model trained on synthetic plates
+copes with a typeface it has never seen.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from dqfl.errors import DqflError
 #: Font id used for Pillow's embedded font (``ImageFont.load_default``).
 PILLOW_DEFAULT = "pillow-default"
 
-_DEJAVU_FILES = {
+_TRAINING_FILES = {
     "sans": "DejaVuSans.ttf",
     "sans-bold": "DejaVuSans-Bold.ttf",
     "sans-oblique": "DejaVuSans-Oblique.ttf",
@@ -28,6 +34,20 @@ _DEJAVU_FILES = {
     "serif": "DejaVuSerif.ttf",
     "serif-bold": "DejaVuSerif-Bold.ttf",
     "serif-italic": "DejaVuSerif-Italic.ttf",
+    "mono-boldoblique": "DejaVuSansMono-BoldOblique.ttf",
+    "serif-bolditalic": "DejaVuSerif-BoldItalic.ttf",
+    "stix": "STIXGeneral.ttf",
+    "stix-bold": "STIXGeneralBol.ttf",
+    "stix-italic": "STIXGeneralItalic.ttf",
+}
+
+#: Typefaces reserved for the novel held-out set (Computer Modern; its italic is left out because
+#: its digits are old-style figures, which no plate uses).
+_NOVEL_FILES = {
+    "cm-roman": "cmr10.ttf",
+    "cm-sans": "cmss10.ttf",
+    "cm-typewriter": "cmtt10.ttf",
+    "cm-bold": "cmb10.ttf",
 }
 
 _FONT_SUFFIXES = (".ttf", ".otf", ".ttc")
@@ -52,15 +72,28 @@ def _matplotlib_font_dir() -> Path | None:
 
 @lru_cache(maxsize=1)
 def builtin_fonts() -> dict[str, FontSpec]:
-    """The DejaVu faces matplotlib ships (those present) plus Pillow's default font."""
+    """The training faces matplotlib ships (those present) plus Pillow's default font."""
     fonts: dict[str, FontSpec] = {}
     folder = _matplotlib_font_dir()
     if folder is not None:
-        for name, file in _DEJAVU_FILES.items():
+        for name, file in _TRAINING_FILES.items():
             if (folder / file).is_file():
                 fonts[name] = FontSpec(name, str(folder / file))
     fonts[PILLOW_DEFAULT] = FontSpec(PILLOW_DEFAULT, None)
     return fonts
+
+
+@lru_cache(maxsize=1)
+def novel_fonts() -> dict[str, FontSpec]:
+    """Faces never used for training data (those present; empty without matplotlib)."""
+    folder = _matplotlib_font_dir()
+    if folder is None:
+        return {}
+    return {
+        name: FontSpec(name, str(folder / file))
+        for name, file in _NOVEL_FILES.items()
+        if (folder / file).is_file()
+    }
 
 
 def user_fonts(font_dir: str) -> list[FontSpec]:

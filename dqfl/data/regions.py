@@ -4,6 +4,15 @@ Each region is a place with its own plate design (fonts, colours) and its own ca
 (light, blur, noise, dirt). Regions 0-3 are hand-made archetypes; further regions jitter an
 archetype deterministically, independent of the run seed, so a region means the same thing in
 every run.
+
+Every region also carries what a user's crops bring: stroke weights heavier or lighter than the
+font's, inverted (light-on-dark) plates, a plate detector whose boxes are tight or loose and come
+out padded, stretched or square, low-resolution sensors and JPEG compression.
+
+:func:`novel_styles` are the conditions of the "novel" held-out set: typefaces no training region
+uses (:func:`dqfl.data.fonts.novel_fonts`), plate and bumper colours no training region uses, and
+camera archetypes (glare, CCTV, rainy night) whose combinations of ranges, and some of whose values,
+lie outside every training region's.
 """
 
 from __future__ import annotations
@@ -13,8 +22,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dqfl.data.config import DataConfig
-from dqfl.data.fonts import PILLOW_DEFAULT, FontSpec, builtin_fonts, user_fonts
+from dqfl.data.fonts import PILLOW_DEFAULT, FontSpec, builtin_fonts, novel_fonts, user_fonts
 from dqfl.data.seeds import PURPOSE_REGION, vehicle_rng
+from dqfl.errors import DqflError
 
 RGB = tuple[int, int, int]
 Range = tuple[float, float]
@@ -30,7 +40,8 @@ class RegionStyle:
     bumper_colours: tuple[RGB, ...]
     eu_strip: float = 0.0  # probability of a blue band at the left edge
     stretch: Range = (0.9, 1.05)  # horizontal glyph scale (condensed < 1 < wide)
-    stroke: Range = (0.0, 0.0)  # extra stroke width in px (emboss / bold paint)
+    stroke: Range = (-0.5, 1.0)  # stroke weight change, px per side at cap height (< 0 thins)
+    invert: float = 0.15  # probability that a plate swaps its colours (light on dark)
     scale: Range = (0.85, 1.15)  # camera magnification
     rotation_deg: float = 4.0
     perspective: float = 0.0008  # max |projective coefficient| per px
@@ -46,6 +57,12 @@ class RegionStyle:
     dirt: float = 0.1  # probability of mud/dirt blotches
     bar: float = 0.05  # probability of a bar (tow hitch, bike rack) crossing the plate
     crop_jitter: float = 0.05  # localisation error of the character detector, in box sides
+    crop_margin: Range = (0.0, 0.08)  # detector box margin around a character, in its height
+    crop_modes: tuple[float, float, float] = (0.4, 0.35, 0.25)  # P(padded, stretched, square)
+    lowres: float = 0.25  # probability of a low-resolution sensor (far or cheap camera)
+    lowres_px: Range = (8.0, 16.0)  # character height in sensor pixels when it is
+    jpeg: float = 0.5  # probability that the shot is JPEG-compressed
+    jpeg_quality: Range = (15.0, 80.0)
 
 
 _WHITE: RGB = (236, 236, 230)
@@ -66,7 +83,7 @@ _ARCHETYPES: tuple[RegionStyle, ...] = (
         plate_colours=(((238, 196, 32), _BLACK), (_WHITE, _BLACK)),
         bumper_colours=((25, 25, 30), (60, 60, 70), (90, 20, 20)),
         stretch=(0.95, 1.1),
-        stroke=(0.0, 0.7),
+        stroke=(0.0, 1.5),
         rotation_deg=3.0,
         motion_px=(1.0, 4.5),
         defocus=(0.0, 0.8),
@@ -114,10 +131,56 @@ _ARCHETYPES: tuple[RegionStyle, ...] = (
 )
 
 _ARCHETYPE_FONTS: tuple[tuple[str, ...], ...] = (
-    ("sans", "sans-bold"),
-    ("mono", "mono-bold", "sans-bold"),
-    ("serif", "serif-bold", "serif-italic"),
-    (PILLOW_DEFAULT, "sans-oblique", "sans"),
+    ("sans", "sans-bold", "sans-boldoblique"),
+    ("mono", "mono-bold", "mono-boldoblique", "sans-bold"),
+    ("serif", "serif-bold", "serif-italic", "stix", "stix-bold"),
+    (PILLOW_DEFAULT, "sans-oblique", "sans", "stix-italic", "serif-bolditalic"),
+)
+
+_NOVEL: tuple[RegionStyle, ...] = (
+    RegionStyle(
+        name="novel-glare",
+        fonts=(),
+        plate_colours=(((246, 246, 240), (0, 90, 40)), ((250, 140, 30), (20, 20, 20))),
+        bumper_colours=((250, 250, 250), (200, 170, 40)),
+        stretch=(0.85, 1.1),
+        gradient=(0.4, 0.8),
+        shadow=0.3,
+        exposure=(1.1, 1.35),
+        haze=(0.15, 0.35),
+        gamma=(0.7, 0.9),
+        noise=(0.01, 0.03),
+    ),
+    RegionStyle(
+        name="novel-cctv",
+        fonts=(),
+        plate_colours=(((30, 90, 50), (245, 245, 240)), ((246, 246, 240), (120, 20, 20))),
+        bumper_colours=((70, 70, 75), (140, 30, 120)),
+        rotation_deg=8.0,
+        perspective=0.0018,
+        shear=0.12,
+        defocus=(0.3, 1.0),
+        noise=(0.04, 0.08),
+        lowres=1.0,
+        lowres_px=(9.0, 14.0),
+        jpeg=1.0,
+        jpeg_quality=(15.0, 40.0),
+    ),
+    RegionStyle(
+        name="novel-rain-night",
+        fonts=(),
+        plate_colours=(((160, 20, 20), (240, 240, 235)), ((250, 140, 30), (20, 20, 20))),
+        bumper_colours=((15, 15, 20), (100, 100, 40)),
+        stroke=(0.0, 1.5),
+        motion_px=(1.5, 4.0),
+        defocus=(0.3, 1.0),
+        gradient=(0.2, 0.6),
+        exposure=(0.35, 0.6),
+        haze=(0.1, 0.3),
+        gamma=(1.2, 1.6),
+        noise=(0.05, 0.1),
+        dirt=0.2,
+    ),
 )
 
 _JITTERED = ("scale", "motion_px", "defocus", "gradient", "exposure", "haze", "gamma", "noise")
@@ -134,6 +197,17 @@ def region_styles(cfg: DataConfig) -> list[RegionStyle]:
             style = replace(style, fonts=mine or (user[r % len(user)],))
         styles.append(_scaled(style, cfg.difficulty))
     return styles
+
+
+def novel_styles(cfg: DataConfig) -> list[RegionStyle]:
+    """The novel held-out set's conditions: every novel typeface in each novel archetype."""
+    fonts = tuple(novel_fonts().values())
+    if not fonts:
+        raise DqflError(
+            "the novel held-out set needs the Computer Modern fonts matplotlib ships; "
+            "install matplotlib"
+        )
+    return [_scaled(replace(style, fonts=fonts), cfg.difficulty) for style in _NOVEL]
 
 
 def vehicle_region(cfg: DataConfig, vehicle_id: int) -> int:
@@ -183,6 +257,8 @@ def _scaled(style: RegionStyle, difficulty: float) -> RegionStyle:
         dirt=min(1.0, style.dirt * d),
         bar=min(1.0, style.bar * d),
         crop_jitter=style.crop_jitter * d,
+        lowres=min(1.0, style.lowres * d),
+        jpeg=min(1.0, style.jpeg * d),
         exposure=tuple(1.0 + (e - 1.0) * min(d, 1.0) for e in style.exposure),
         gamma=tuple(1.0 + (g - 1.0) * min(d, 1.0) for g in style.gamma),
     )

@@ -2,7 +2,7 @@
 
 Everything here happens in plate coordinates at a small fixed resolution (plate height
 `PLATE_H` px), which keeps rendering cheap; the camera (`camera.py`) then looks at the scene.
-Glyph masks are rendered once per (font, character, stroke, stretch) and reused.
+Glyph masks are rendered once per (font, character, stroke weight, stretch) and reused.
 """
 
 from __future__ import annotations
@@ -41,18 +41,23 @@ class Scene:
 
 
 @lru_cache(maxsize=8192)
-def glyph_mask(font: FontSpec, char: str, stroke: int, stretch_pct: int) -> np.ndarray:
-    """Coverage mask (float32 in [0, 1]) of one character, cap height ~CHAR_H, cropped tight."""
+def glyph_mask(font: FontSpec, char: str, weight_half_px: int, stretch_pct: int) -> np.ndarray:
+    """Coverage mask (float32 in [0, 1]) of one character, cap height ~CHAR_H, cropped tight.
+
+    ``weight_half_px`` changes the stroke weight by that many half pixels per side (grey-level
+    dilation, or erosion when negative, a half step blending with the next whole one), so the
+    same face renders bolder or lighter than designed, like embossed or worn plates.
+    """
     from PIL import Image, ImageDraw
 
     ref = load_font(font, 100).getbbox("0")
     size = max(6, round(100 * CHAR_H / max(1, ref[3] - ref[1])))
     face = load_font(font, size)
-    left, top, right, bottom = face.getbbox(char, stroke_width=stroke)
-    img = Image.new("L", (right - left + 4, bottom - top + 4), 0)
-    ImageDraw.Draw(img).text(
-        (2 - left, 2 - top), char, font=face, fill=255, stroke_width=stroke, stroke_fill=255
-    )
+    pad = 2 + (max(0, weight_half_px) + 1) // 2
+    left, top, right, bottom = face.getbbox(char)
+    img = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
+    ImageDraw.Draw(img).text((pad - left, pad - top), char, font=face, fill=255)
+    img = _reweight(img, weight_half_px)
     bbox = img.getbbox() or (0, 0, img.width, img.height)
     img = img.crop(bbox)
     width = max(2, round(img.width * stretch_pct / 100))
@@ -60,6 +65,21 @@ def glyph_mask(font: FontSpec, char: str, stroke: int, stretch_pct: int) -> np.n
     if (width, height) != img.size:
         img = img.resize((width, height), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def _reweight(img, weight_half_px: int):  # img: PIL.Image "L" -> PIL.Image "L"
+    """Grey-level dilation (> 0) or erosion (< 0) by |weight_half_px| / 2 px per side."""
+    from PIL import Image, ImageFilter
+
+    if weight_half_px == 0:
+        return img
+    step = ImageFilter.MaxFilter(3) if weight_half_px > 0 else ImageFilter.MinFilter(3)
+    whole, half = divmod(abs(weight_half_px), 2)
+    for _ in range(whole):
+        img = img.filter(step)
+    if half:
+        img = Image.blend(img, img.filter(step), 0.5)
+    return img
 
 
 def compose_scene(
@@ -71,9 +91,9 @@ def compose_scene(
     same random draws as colour, so the preview can show the colour version of the same plate.
     """
     font = style.fonts[int(rng.integers(len(style.fonts)))]
-    stroke = int(round(rng.uniform(*style.stroke)))
-    stretch = int(round(rng.uniform(*style.stretch) * 50)) * 2  # quantised: cached glyphs
-    masks = [glyph_mask(font, c, stroke, stretch) for c in chars]
+    weight = int(round(rng.uniform(*style.stroke) * 2))  # half pixels: quantised, cached glyphs
+    stretch = int(round(rng.uniform(*style.stretch) * 50)) * 2
+    masks = [glyph_mask(font, c, weight, stretch) for c in chars]
     gap = int(rng.integers(3, 6))
     pitch = max(m.shape[1] for m in masks) + gap
     split = int(rng.integers(2, len(chars) - 1)) if len(chars) >= 4 and rng.random() < 0.5 else -1
@@ -97,6 +117,8 @@ def compose_scene(
         x += pitch
 
     bg, fg = (paint(c, color) for c in _choice(rng, style.plate_colours))
+    if rng.random() < style.invert:  # light characters on a dark plate
+        bg, fg = fg, bg
     if rng.random() < 0.5:  # painted frame along the plate edge
         ink[:2] = ink[-2:] = 1.0
         ink[:, :2] = ink[:, -2:] = 1.0

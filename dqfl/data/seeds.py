@@ -11,6 +11,7 @@ import numpy as np
 VEHICLE_STREAM = 0
 TEST_STREAM = 1
 REAL_STREAM = 2
+NOVEL_STREAM = 3
 
 PURPOSE_PROPORTIONS = 0
 PURPOSE_PLATES = 1
@@ -31,3 +32,8 @@ def held_out_rng(seed: int, region: int, purpose: int) -> np.random.Generator:
 def real_rng(seed: int, purpose: int) -> np.random.Generator:
     """Generator for splitting a real image folder (test slice, vehicle shares)."""
     return np.random.default_rng([seed, REAL_STREAM, purpose])
+
+
+def novel_rng(seed: int, style: int, purpose: int) -> np.random.Generator:
+    """Generator for the novel-conditions held-out set (its own stream)."""
+    return np.random.default_rng([seed, NOVEL_STREAM, style, purpose])

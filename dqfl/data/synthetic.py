@@ -3,7 +3,8 @@
 A vehicle draws each plate character from its own class distribution, so the label mix follows
 its Dirichlet proportions while every sample still comes from a plate photographed under its
 region's conditions. The held-out set uses a separate seed stream and is balanced over classes
-and regions.
+and regions. The novel set (:func:`render_novel`) is balanced the same way over the novel styles:
+typefaces and camera conditions that no training region uses.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dqfl.data.config import DataConfig, class_names
 from dqfl.data.fonts import fingerprint, user_fonts
 from dqfl.data.partition import class_proportions
 from dqfl.data.preprocess import normalise
-from dqfl.data.regions import RegionStyle, region_styles, vehicle_region
+from dqfl.data.regions import RegionStyle, novel_styles, region_styles, vehicle_region
 from dqfl.data.render import compose_scene
-from dqfl.data.seeds import PURPOSE_PLATES, held_out_rng, vehicle_rng
+from dqfl.data.seeds import PURPOSE_PLATES, held_out_rng, novel_rng, vehicle_rng
 
 # Fields that never change a vehicle's pixels (n_vehicles: see seeds.py).
 _NOT_PIXELS = {"n_vehicles", "cache_dir", "data_root"}
@@ -27,8 +28,8 @@ _NOT_TEST_PIXELS = _NOT_PIXELS | {"samples_per_vehicle", "dirichlet_alpha", "reg
 
 
 def pixel_fields(cfg: DataConfig, kind: str) -> dict:
-    """Everything that determines the generated arrays of `kind` ("vehicle" or "test")."""
-    skip = _NOT_TEST_PIXELS if kind == "test" else _NOT_PIXELS
+    """Everything that determines the generated arrays of `kind` ("vehicle", "test", "novel")."""
+    skip = _NOT_PIXELS if kind == "vehicle" else _NOT_TEST_PIXELS
     fields = {k: v for k, v in asdict(cfg).items() if k not in skip}
     fields["fonts"] = fingerprint(user_fonts(cfg.font_dir)) if cfg.font_dir else "builtin"
     fields["kind"] = kind
@@ -66,9 +67,18 @@ def render_vehicle(cfg: DataConfig, vehicle_id: int) -> dict[str, np.ndarray]:
 
 def render_test(cfg: DataConfig) -> dict[str, np.ndarray]:
     """Held-out set: test_per_class per class, spread evenly (+-1) over the regions."""
+    return _balanced(cfg, region_styles(cfg), held_out_rng)
+
+
+def render_novel(cfg: DataConfig) -> dict[str, np.ndarray]:
+    """Novel held-out set: test_per_class per class, spread evenly over the novel styles (fonts
+    and conditions never used in training); ``region`` is the novel style's index."""
+    return _balanced(cfg, novel_styles(cfg), novel_rng)
+
+
+def _balanced(cfg: DataConfig, styles: list[RegionStyle], rng_for) -> dict[str, np.ndarray]:
     names = class_names(cfg)
-    styles = region_styles(cfg)
-    k, r_total = len(names), cfg.n_regions
+    k, r_total = len(names), len(styles)
     xs, ys, rs = [], [], []
     for r, style in enumerate(styles):
         counts = [
@@ -76,7 +86,7 @@ def render_test(cfg: DataConfig) -> dict[str, np.ndarray]:
             + (1 if (c + r) % r_total < cfg.test_per_class % r_total else 0)
             for c in range(k)
         ]
-        rng = held_out_rng(cfg.seed, r, PURPOSE_PLATES)
+        rng = rng_for(cfg.seed, r, PURPOSE_PLATES)
         y = rng.permutation(np.repeat(np.arange(k, dtype=np.int64), counts))
         if len(y) == 0:
             continue

@@ -70,6 +70,7 @@ def run_centralized(
     return recorder.finish(
         {
             "initial_top1": initial,
+            "novel_top1": common.novel_top1(cfg, model),
             "wall_s": time.perf_counter() - t_start,
             "parameters_quantum": params["quantum"],
             "parameters_classical": params["classical"],

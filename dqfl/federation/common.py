@@ -46,6 +46,7 @@ def avoid_llvm_clash() -> None:
 
 _PARTITIONS: dict[tuple[str, int], tuple[Any, Any]] = {}
 _TEST_SETS: dict[str, tuple[Any, Any]] = {}
+_NOVEL_SETS: dict[str, tuple[Any, Any]] = {}
 _MAX_CACHED = 4096
 
 
@@ -123,6 +124,30 @@ def test_set(cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor]:
 
         _TEST_SETS[key] = load_test_set(cfg.data_config())
     return _TEST_SETS[key]
+
+
+def novel_set(cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The novel-conditions held-out set (unseen fonts and camera conditions), loaded once per
+    process; None for real data (``data_root``), which has no synthetic novel set."""
+    if cfg.data_config().data_root:
+        return None
+    key = data_key(cfg)
+    if key not in _NOVEL_SETS:
+        from dqfl.data import load_novel_set
+
+        _NOVEL_SETS[key] = load_novel_set(cfg.data_config())
+    return _NOVEL_SETS[key]
+
+
+def novel_top1(cfg: RunConfig, model: torch.nn.Module) -> list[float] | None:
+    """Top-1 of every exit of ``model`` on :func:`novel_set` (None for real data): reported
+    next to the in-distribution held-out top-1 to show how far synthetic training carries."""
+    data = novel_set(cfg)
+    if data is None:
+        return None
+    from dqfl.training import evaluate
+
+    return [float(a) for a in evaluate(model, *data)]
 
 
 def n_classes(cfg: RunConfig) -> int:
