@@ -169,3 +169,13 @@ def test_polarity_of_a_tight_crop_touching_the_border(dark_ink):
         img = 255 - img
     out = normalise(img[None]).reshape(16, 16)
     assert out[:, 6:10].mean() > 0.9 and out[5:12, 0:3].mean() < 0.1
+
+
+def test_cache_key_follows_the_region_ranges(monkeypatch):
+    import dqfl.data.regions as regions
+
+    cfg = small()
+    before = pixel_fields(cfg, "vehicle")
+    tuned = tuple(replace(s, jpeg=0.0) for s in regions._ARCHETYPES)
+    monkeypatch.setattr(regions, "_ARCHETYPES", tuned)
+    assert pixel_fields(cfg, "vehicle")["styles"] != before["styles"]

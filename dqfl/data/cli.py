@@ -34,7 +34,8 @@ def preview(
     difficulty: Annotated[float, typer.Option(help="Scale of the camera effects.")] = 1.0,
     font_dir: Annotated[str | None, typer.Option(help="Folder of TTF fonts to use.")] = None,
 ) -> None:
-    """Write a grid of plates and preprocessed character crops, one row per region."""
+    """Write a grid of plates and preprocessed character crops, one row per region, then one
+    per novel style (the fonts and conditions of the novel held-out set)."""
     from dqfl.data.config import DataConfig
 
     cfg = DataConfig(
@@ -64,15 +65,16 @@ def write_preview(cfg, out: Path) -> Path:  # cfg: DataConfig
 
     from dqfl.data.config import class_names
     from dqfl.data.preprocess import normalise
-    from dqfl.data.regions import region_styles
+    from dqfl.data.regions import novel_styles, region_styles
     from dqfl.data.synthetic import shoot_plates
 
     names = class_names(cfg)
-    styles = region_styles(cfg)
+    styles = [(f"region {r}", s) for r, s in enumerate(region_styles(cfg))]
+    styles += [(f"novel {i}", s) for i, s in enumerate(novel_styles(cfg))]  # held out, unseen
     cell, zoom, label_w = 56, 2, 200
     font = ImageFont.load_default(size=14)
     rows = []
-    for r, style in enumerate(styles):
+    for r, (title, style) in enumerate(styles):
         labels = np.random.default_rng([cfg.seed, _PREVIEW_STREAM, r]).integers(
             len(names), size=2 * cfg.chars_per_plate
         )
@@ -102,14 +104,17 @@ def write_preview(cfg, out: Path) -> Path:  # cfg: DataConfig
             )
             for c in x
         ]
-        plate_h = max(p.height for p in plates)
+        names_shown = [f.name for f in style.fonts]
+        if len(names_shown) > 4:
+            names_shown = names_shown[:3] + [f"+{len(names_shown) - 3} more"]
+        fonts = "\n".join(names_shown)
+        plate_h = max(max(p.height for p in plates), 40 + 14 * (len(names_shown) + 1))
         height = plate_h + cell + 30
         width = label_w + sum(p.width for p in plates) + 10 * len(plates)
         width = max(width, label_w + len(crops) * (cell + 6))
         row = Image.new("RGB", (width, height), (250, 250, 250))
         draw = ImageDraw.Draw(row)
-        fonts = "\n".join(f.name for f in style.fonts)
-        draw.text((8, 8), f"region {r}", fill=(0, 0, 0), font=ImageFont.load_default(size=18))
+        draw.text((8, 8), title, fill=(0, 0, 0), font=ImageFont.load_default(size=18))
         draw.multiline_text((8, 34), f"{style.name}\n{fonts}", fill=(60, 60, 60), font=font)
         xpos = label_w
         for p in plates:

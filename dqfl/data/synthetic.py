@@ -9,6 +9,7 @@ typefaces and camera conditions that no training region uses.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 
 import numpy as np
@@ -33,6 +34,9 @@ def pixel_fields(cfg: DataConfig, kind: str) -> dict:
     fields = {k: v for k, v in asdict(cfg).items() if k not in skip}
     fields["fonts"] = fingerprint(user_fonts(cfg.font_dir)) if cfg.font_dir else "builtin"
     fields["kind"] = kind
+    # the renderer's ranges themselves, so retuning a region never reuses a stale cache
+    styles = novel_styles(cfg) if kind == "novel" else region_styles(cfg)
+    fields["styles"] = hashlib.sha256(repr(styles).encode()).hexdigest()[:16]
     return fields
 
 
