@@ -56,6 +56,7 @@ def test_sweep_resumes_then_report_and_evaluate(tmp_path: Path, monkeypatch) -> 
     _invoke("report", str(out))
     report = (out / "report" / "report.md").read_text()
     assert "centralized" in report and "acc_vs_quality.png" in report
+    assert "on the novel set" in report
 
     crops = _digit_folder(tmp_path / "crops")
     result_file = tmp_path / "eval.json"

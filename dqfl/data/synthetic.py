@@ -71,16 +71,18 @@ def render_vehicle(cfg: DataConfig, vehicle_id: int) -> dict[str, np.ndarray]:
 
 def render_test(cfg: DataConfig) -> dict[str, np.ndarray]:
     """Held-out set: test_per_class per class, spread evenly (+-1) over the regions."""
-    return _balanced(cfg, region_styles(cfg), held_out_rng)
+    return render_balanced(cfg, region_styles(cfg), held_out_rng)
 
 
 def render_novel(cfg: DataConfig) -> dict[str, np.ndarray]:
     """Novel held-out set: test_per_class per class, spread evenly over the novel styles (fonts
     and conditions never used in training); ``region`` is the novel style's index."""
-    return _balanced(cfg, novel_styles(cfg), novel_rng)
+    return render_balanced(cfg, novel_styles(cfg), novel_rng)
 
 
-def _balanced(cfg: DataConfig, styles: list[RegionStyle], rng_for) -> dict[str, np.ndarray]:
+def render_balanced(cfg: DataConfig, styles: list[RegionStyle], rng_for) -> dict[str, np.ndarray]:
+    """test_per_class per class spread evenly over ``styles``; ``rng_for(seed, i, purpose)`` gives
+    style i's generator. ``region`` holds each sample's style index."""
     names = class_names(cfg)
     k, r_total = len(names), len(styles)
     xs, ys, rs = [], [], []

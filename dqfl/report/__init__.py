@@ -55,6 +55,15 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> Path
         top1_table(groups, "global_top1"),
         "## Top-1 of every exit of the final global model",
         exit_table(groups),
+        *(
+            [
+                "## Top-1 of every exit on the novel set (fonts and camera conditions never "
+                "used in training)",
+                exit_table(groups, "novel_top1"),
+            ]
+            if any(m.novel_top1 for m in metrics)
+            else []
+        ),
         "## Uplink: delivered depth, bits and energy per round",
         link_table(groups),
         "## Figures",

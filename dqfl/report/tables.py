@@ -29,6 +29,7 @@ class RunMetrics:
     energy_per_round: float
     wall_s: float
     depth_counts: dict[int, int] = field(default_factory=dict)
+    novel_top1: list[float] = field(default_factory=list)  # unseen fonts/conditions, per exit
 
     @property
     def global_top1(self) -> float:
@@ -63,6 +64,7 @@ def metrics_of(run: RunRecord, variant_keys: list[str] | None = None) -> RunMetr
         energy_per_round=_mean(r.get("energy_j") for r in run.history),
         wall_s=float(run.summary.get("wall_s", _sum(r.get("wall_s") for r in run.history))),
         depth_counts=dict(counts),
+        novel_top1=[float(v) for v in run.summary.get("novel_top1") or []],
     )
 
 
@@ -105,9 +107,10 @@ def top1_table(groups: dict[tuple[str, float], list[RunMetrics]], attr: str) -> 
     return "\n".join(lines)
 
 
-def exit_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
-    """Markdown: top-1 % of every exit of the final global model, per method and quality."""
-    n_exits = max((len(r.exit_top1) for runs in groups.values() for r in runs), default=0)
+def exit_table(groups: dict[tuple[str, float], list[RunMetrics]], attr: str = "exit_top1") -> str:
+    """Markdown: top-1 % of every exit of the final global model, per method and quality
+    (``attr="novel_top1"``: on the novel set)."""
+    n_exits = max((len(getattr(r, attr)) for runs in groups.values() for r in runs), default=0)
     lines = [
         "| method | channel quality | "
         + " | ".join(f"exit {i + 1}" for i in range(n_exits))
@@ -117,7 +120,8 @@ def exit_table(groups: dict[tuple[str, float], list[RunMetrics]]) -> str:
     for (method, snr), runs in groups.items():
         cells = []
         for i in range(n_exits):
-            cells.append(fmt(*mean_std(r.exit_top1[i] for r in runs if i < len(r.exit_top1))))
+            values = [getattr(r, attr) for r in runs]
+            cells.append(fmt(*mean_std(v[i] for v in values if i < len(v))))
         lines.append(f"| {method} | {snr:g} dB | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
