@@ -83,3 +83,28 @@ def test_report_keeps_grid_variants_apart(tmp_path: Path) -> None:
         rows = {r["method"]: r for r in csv.DictReader(handle)}
     assert set(rows) == {"dqfl (strategy=fedavg)", "dqfl (strategy=fedprox)", "qfl"}
     assert float(rows["dqfl (strategy=fedprox)"]["global_top1_mean"]) == pytest.approx(0.6)
+
+
+def test_report_shows_accuracy_against_byzantine_fraction_per_aggregator(tmp_path: Path) -> None:
+    for agg, byz, final in (("mean", 0.0, 0.5), ("mean", 0.2, 0.1), ("median", 0.2, 0.45)):
+        _fake_run(
+            tmp_path,
+            "dqfl",
+            15.0,
+            0,
+            [0.3, final],
+            f"federation.aggregator={agg}",
+            f"faults.byzantine_fraction={byz}",
+            f"name={agg}-{byz}",
+        )
+    text = write_report(tmp_path).read_text()
+    assert "## Robustness" in text
+    table = text.split("## Robustness", 1)[1].split("##", 1)[0]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.count("|") > 3}
+    assert "byzantine 0 %" in rows["aggregator"] and "byzantine 20 % (sign_flip)" in table
+    assert "| 50.0 (0 failed" in rows["mean"] and "| 10.0 (" in rows["mean"]
+    assert "| – | 45.0 (" in rows["median"]
+    # a sweep without faults and with one aggregator gets no robustness section
+    clean = tmp_path / "clean"
+    _fake_run(clean, "dqfl", 15.0, 0, [0.3, 0.5])
+    assert "## Robustness" not in write_report(clean).read_text()

@@ -131,6 +131,8 @@ def _quiet_flower() -> Callable[[], None]:
     logger = logging.getLogger("flwr")
     level = logger.level
     logger.setLevel(logging.ERROR)
+    injected = _InjectedFaults()
+    logger.addFilter(injected)
     os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     catcher = warnings.catch_warnings()
@@ -139,6 +141,38 @@ def _quiet_flower() -> Callable[[], None]:
 
     def restore() -> None:
         logger.setLevel(level)
+        logger.removeFilter(injected)
         catcher.__exit__(None, None, None)
 
     return restore
+
+
+class _InjectedFaults(logging.Filter):
+    """Drop Flower's tracebacks of crashes a user injected (``[faults]``): the engine counts
+    them and the progress line shows them; real errors still get through."""
+
+    HEADER = "An exception was raised when processing a message"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._header: logging.LogRecord | None = None
+        self._releasing = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._releasing:
+            return True
+        text = record.getMessage()
+        if "injected fault" in text:
+            self._header = None
+            return False
+        if text.startswith(self.HEADER):
+            self._header = record  # decided by the traceback record that follows it
+            return False
+        if self._header is not None:
+            header, self._header = self._header, None
+            self._releasing = True
+            try:
+                logging.getLogger("flwr").handle(header)
+            finally:
+                self._releasing = False
+        return True

@@ -66,8 +66,16 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> Path
         ),
         "## Uplink: delivered depth, bits and energy per round",
         link_table(groups),
-        "## Figures",
     ]
+    from dqfl.report import robustness
+
+    if robustness.applies(runs):
+        sections += [
+            "## Robustness: deepest-exit top-1 per aggregator against the injected faults "
+            "(failures, timeouts and rejected updates summed over the runs' rounds)",
+            robustness.robustness_table(runs),
+        ]
+    sections.append("## Figures")
     for i, path in enumerate(plots.scenario_figures(runs, out)):
         figures[f"Scenario and mean SNR per round ({i + 1})"] = path
     for title, path in figures.items():
