@@ -44,7 +44,7 @@ class ChannelConfig:
     noise_figure_db: float = 7.0
     carrier_hz: float = 5.9e9  # ITS band; sets Doppler for correlated fading
     # --- payload --------------------------------------------------------------------------
-    bits_per_param: int = 32  # 16 or 8 = quantised uplink
+    bits_per_param: int = 8  # 32, 16 or 8: update deltas quantised to this (dqfl.compression)
     # The classical baseline's one large message: "same_rate" stretches its airtime so it needs
     # the spectral efficiency of vanilla QFL (it pays in airtime and energy); "same_slot" squeezes
     # it into the common slot (at the defaults it then never arrives).

@@ -36,7 +36,7 @@ class DataConfig:
 
     seed: int = 0
     n_vehicles: int = 10
-    samples_per_vehicle: int = 200
+    samples_per_vehicle: int = 1000
     alphabet: str = "digits"
     image_size: int = 16
     n_regions: int = 4

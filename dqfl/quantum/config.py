@@ -29,7 +29,7 @@ class ModelConfig:
     backend: str = "torch"
     device: str = "default.qubit"
     readout: str = "shared"  # per-exit gains/biases, one class map in block 0
-    observables: str = "z"  # what every exit measures: <Z_i> (+ <Z_i Z_j> of ring/all pairs)
+    observables: str = "z_zz_all"  # every exit reads <Z_i> (+ <Z_i Z_j>: ring or all pairs)
     layers_per_block: int = 1  # variational layers per block (= per exit and uplink unit)
     entangler: str = "ring"  # CU3 pairs of a layer: ring (i -> i+1 mod n) or chain
     init_scale: float = 1.0
