@@ -1,8 +1,9 @@
 """Training-step throughput of the DQNN simulators, side by side in one process.
 
 Forward + backward of the all-exit loss (mean cross-entropy over the L exits), batch 64, L=4:
-the torch backend against PennyLane ``default.qubit`` (backprop, parameter broadcasting; one
-QNode per exit, as the reference backend runs it) and TorchQuantum if it imports; then the
+the torch backend against PennyLane ``default.qubit`` as a skilled user runs it (one QNode per
+forward, backprop, parameter broadcasting, ``qml.Snapshot`` probabilities for the earlier exits:
+exactly the ``backend="pennylane"`` reference) and TorchQuantum if it imports; then the
 exact noisy path (torch density matrices vs PennyLane ``default.mixed``). Also estimates the
 FLOPs of the torch algorithm and compares with the measured peak of a large float32 matmul.
 Prints a Markdown table. Timings are medians of interleaved repeats; on a shared machine read

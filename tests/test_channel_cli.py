@@ -43,14 +43,15 @@ def test_json_has_every_parameter(tmp_path) -> None:
         "vanilla",
     ):
         assert key in data, key
-    assert data["block_bits"] == [1888] * 4
+    assert data["block_bits"] == [59 * data["config"]["bits_per_param"]] * 4
     assert data["config"]["power_split"] == "geometric"
     assert len(data["superposition"]["p_at_least_closed"]) == 4
     assert set(data["vanilla"]) >= {"p_full_closed", "p_full_mc", "mean_depth_mc"}
 
 
 def test_json_to_stdout_and_undecodable_warning() -> None:
-    args = ["--snr-db", "10", "--split", "geometric", "--slot-s", "0.015", "--json", "-", *FAST]
+    args = ["--snr-db", "10", "--split", "geometric", "--slot-s", "0.015", "--bits-per-param", "32"]
+    args += ["--json", "-", *FAST]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     start = result.stdout.index("{")
