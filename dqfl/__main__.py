@@ -1,5 +1,5 @@
 """`python -m dqfl` is the same as the `dqfl` console script."""
 
-from dqfl.cli import main
+from dqfl.console import main
 
 main()

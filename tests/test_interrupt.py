@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dqfl.cli.interrupt import alive, descendants
+from dqfl.interrupt import alive, descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [

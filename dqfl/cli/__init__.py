@@ -51,7 +51,7 @@ def main() -> None:
     the first Ctrl-C stops any command promptly with exit code 130 (see ``interrupt``)."""
     import warnings
 
-    from dqfl.cli import interrupt
+    from dqfl import interrupt
 
     interrupt.install()
     # a warning is one line for the user, not the library's source line

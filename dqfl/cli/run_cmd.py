@@ -36,7 +36,7 @@ def run(
     cfg = load_config(config, set_)
     out_dir = out or _fresh_dir(Path(cfg.output_dir) / cfg.run_name())
 
-    from dqfl.cli import interrupt
+    from dqfl import interrupt
     from dqfl.cli.apps import run_points
     from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter

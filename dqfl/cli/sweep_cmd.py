@@ -44,7 +44,7 @@ def sweep(
         base, parse_values(snr_db, "--snr-db"), _split(methods, "--methods"), _seeds(seeds), grid
     )
 
-    from dqfl.cli import interrupt
+    from dqfl import interrupt
     from dqfl.cli.apps import run_points
     from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter

@@ -10,11 +10,17 @@ A second interrupt while this runs leaves at once.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+# Imported now, not in the handler: an import there could wait on a lock another thread holds.
+from dqfl.federation.results import discard_unfinished, freeze_writes, is_done
+from dqfl.outputs import discard_pending
 
 EXIT_INTERRUPTED = 130
 
@@ -40,14 +46,8 @@ def _handler(signum: int, frame: object) -> None:
     if _stopping:  # a second interrupt: leave now
         os._exit(code)
     _stopping = True
-    import logging
-
     logging.disable(logging.CRITICAL)  # workers dying below must not print failures
-    from dqfl.federation.results import freeze_writes
-
     freeze_writes()
-    from dqfl.outputs import discard_pending
-
     discard_pending()
     line = (
         "interrupted: stopped before finishing (output files are whole or absent); "
@@ -131,15 +131,11 @@ def keep_finished(targets: list, root: object | None = None) -> Callable[[], str
     """Clean-up for commands that write run folders: finished points stay, every unfinished
     point's partial files go (``root``, the sweep folder, too if that leaves it empty and it
     did not exist before). Returns the line that says what was kept and how to resume."""
-    from pathlib import Path
-
     folders = [Path(t) for t in targets]
     sweep_root = Path(root) if root is not None else None
     root_existed = sweep_root is not None and sweep_root.exists()
 
     def cleanup() -> str:
-        from dqfl.federation.results import discard_unfinished, is_done
-
         done = [f for f in folders if is_done(f)]
         for folder in folders:
             discard_unfinished(folder)
