@@ -99,6 +99,13 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         _nothing,
     ),
     ("out-under-a-file", ["run", "--out", "f/run"], "f is a file", _write("f", b"x")),
+    ("split-length", ["run", "--set", "channel.power_split=0.5,0.5"], "one per block", _nothing),
+    (
+        "utilities-length",
+        ["run", "-s", "channel.split_objective=weighted", "-s", "channel.depth_utilities=1,2"],
+        "channel.depth_utilities",
+        _nothing,
+    ),
     (
         "bad-grid-point",
         ["sweep", "--grid", "data.image_size=16,32", "--methods", "dqfl", "--seeds", "0"],

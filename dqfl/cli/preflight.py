@@ -121,9 +121,16 @@ def check_model(cfg: RunConfig) -> None:
 
     avoid_llvm_clash()
     try:
-        build(cfg)
+        model = build(cfg)
     except ValueError as exc:
         raise DqflError(f"the model cannot be built from this configuration: {exc}") from None
+    from dqfl.federation.common import block_counts
+    from dqfl.federation.methods import method
+
+    if method(cfg.federation.method).uplink == "superposition":
+        n_blocks = len(block_counts(cfg, model))  # vectors must have one entry per block
+        cfg.channel.split_for(n_blocks)
+        cfg.channel.utilities_for(n_blocks)
 
 
 def check_data_paths(cfg: RunConfig) -> None:
