@@ -41,9 +41,10 @@ def train(message: Message, context: Context) -> Message:
     record = message.content["config"]
     cfg = _config(str(record[common.CONFIG_KEY]))
     ins = Instruction.from_config(record)
-    vehicle = int(context.node_config.get("partition-id", ins.vehicle))
-    if vehicle != ins.vehicle:
-        raise RuntimeError(f"instruction for vehicle {ins.vehicle} reached vehicle {vehicle}")
+    # The server decides which vehicle (partition) a node plays and says so in the instruction;
+    # Flower's simulation does not answer the discovery query, so its node order can differ from
+    # node_config["partition-id"]. The instruction is the one source of truth.
+    vehicle = ins.vehicle
     key = _LOCAL_PREFIX + str(record["run-key"])
     kept = context.state[key].to_torch_state_dict() if key in context.state else None
     result = train_vehicle(cfg, ins, message.content["arrays"].to_torch_state_dict(), kept)

@@ -26,7 +26,7 @@ from dqfl.errors import DqflError
 from dqfl.federation.faults import FaultConfig
 from dqfl.federation.methods import METHODS, method
 from dqfl.quantum import ModelConfig
-from dqfl.training import LR_SCHEDULES, scheduled_lr
+from dqfl.schedules import LR_SCHEDULES, scheduled_lr
 
 STRATEGIES = ("fedavg", "fedprox", "fedbn")  # presets of the vehicle's side; join with "+"
 OPTIMIZERS = ("adam", "sgd")
@@ -60,7 +60,7 @@ class FederationConfig:
     batch_size: int = 32
     lr: float = 0.05  # DQNN: rotation angles and their small readout tolerate a large step
     classical_lr: float = 0.005  # the classical MLP's ReLUs die at the DQNN's step size
-    lr_schedule: str = "constant"  # constant | cosine (over rounds, decided by the server)
+    lr_schedule: str = "cosine"  # constant | cosine (over rounds, decided by the server)
     optimizer: str = "adam"
     prox_mu: float = 0.01
     distill: float = 0.0

@@ -15,7 +15,6 @@ global RNG and thread settings are left alone.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,22 +27,6 @@ from dqfl.blocks import within
 from dqfl.errors import DqflError
 
 DISTILL_TEMPERATURE = 2.0
-
-
-LR_SCHEDULES = ("constant", "cosine")
-
-
-def scheduled_lr(schedule: str, base: float, step: int, total: int) -> float:
-    """Learning rate of step ``step`` of ``total`` (epochs centrally, rounds in a federation).
-
-    ``cosine``: base * (1 + cos(pi * step / total)) / 2, from ``base`` at step 0 down towards 0,
-    which lets the last steps settle instead of bouncing around the optimum at a large step.
-    """
-    if schedule == "constant":
-        return base
-    if schedule == "cosine":
-        return base * 0.5 * (1.0 + math.cos(math.pi * step / max(total, 1)))
-    raise DqflError(f"lr schedule must be one of {', '.join(LR_SCHEDULES)}; got {schedule!r}")
 
 
 @dataclass

@@ -20,7 +20,8 @@ import torch
 
 from dqfl.data import DataConfig, load_partition, load_test_set
 from dqfl.quantum import ModelConfig, build_model
-from dqfl.training import evaluate, scheduled_lr, train_local
+from dqfl.schedules import scheduled_lr
+from dqfl.training import evaluate, train_local
 
 
 def pooled_training_set(cfg: DataConfig) -> tuple[torch.Tensor, torch.Tensor]:

@@ -172,7 +172,7 @@ def test_cosine_schedule_is_decided_by_the_server() -> None:
     base = engine.cfg.federation.lr
     want = [base * 0.5 * (1 + math.cos(math.pi * t / 4)) for t in range(4)]
     assert lrs == pytest.approx(want) and lrs[0] == base
-    assert _engine().plan(3).instructions[0].lr == base
+    assert _engine("federation.lr_schedule=constant").plan(3).instructions[0].lr == base
 
 
 def test_fedprox_fedbn_fedadam_trimmed_mean_is_one_config() -> None:

@@ -92,7 +92,7 @@ def test_classical_baseline_trains_with_the_same_api():
 def test_centralised_training_of_the_default_model_is_well_above_chance_and_deterministic():
     from dqfl.data import DataConfig, load_partition, load_test_set
     from dqfl.quantum import ModelConfig, build_model
-    from dqfl.training import scheduled_lr
+    from dqfl.schedules import scheduled_lr
 
     cfg = DataConfig(seed=0, samples_per_vehicle=300)
     parts = [load_partition(cfg, v) for v in range(5)]
