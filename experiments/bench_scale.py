@@ -53,6 +53,7 @@ def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> d
     """One fleet size in this process: returns the measurements."""
     from dqfl.cli.apps import run_points
     from dqfl.config import load_config
+    from dqfl.federation.results import HISTORY
 
     cfg = load_config(
         None,
@@ -80,10 +81,7 @@ def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> d
     wall = time.perf_counter() - t0
     stop.set()
     sampler.join()
-    rows = [
-        json.loads(line)
-        for line in (out / cfg.run_name() / "history.jsonl").read_text().splitlines()
-    ]
+    rows = [json.loads(line) for line in (out / cfg.run_name() / HISTORY).read_text().splitlines()]
     return {
         "vehicles": n,
         "samples_per_vehicle": samples,

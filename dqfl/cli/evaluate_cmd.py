@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from dqfl.errors import DqflError
+from dqfl.federation.results import MODEL, SUMMARY
 
 
 def evaluate(
@@ -25,8 +26,8 @@ def evaluate(
 ) -> None:
     """Top-1 of every exit of the final global model(s) on DIR, with the training preprocessing,
     next to the run's synthetic held-out and novel-set top-1."""
-    models = [results / "model.pt"] if (results / "model.pt").is_file() else sorted(
-        results.rglob("model.pt")
+    models = [results / MODEL] if (results / MODEL).is_file() else sorted(
+        results.rglob(MODEL)
     )  # fmt: skip
     if not results.exists():
         raise DqflError(f"results folder not found: {results}")
@@ -68,7 +69,7 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
     y = torch.as_tensor(pool["y"], dtype=torch.int64)
     top1 = evaluate_exits(model, x, y)
     try:
-        summary = json.loads((model_file.parent / "summary.json").read_text())
+        summary = json.loads((model_file.parent / SUMMARY).read_text())
     except (OSError, ValueError):
         summary = {}  # an unfinished or foreign run: no figures to compare with
     return {

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from dqfl.config import load_config
+from dqfl.federation.results import SUMMARY
 
 ConfigOption = Annotated[
     Path | None,
@@ -68,9 +69,9 @@ def run(
 
 def _fresh_dir(base: Path) -> Path:
     """Never overwrite a finished run: append -2, -3, ... to the folder name."""
-    if not (base / "summary.json").exists():
+    if not (base / SUMMARY).exists():
         return base
     n = 2
-    while (base.parent / f"{base.name}-{n}" / "summary.json").exists():
+    while (base.parent / f"{base.name}-{n}" / SUMMARY).exists():
         n += 1
     return base.parent / f"{base.name}-{n}"

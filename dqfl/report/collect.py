@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dqfl.errors import DqflError
+from dqfl.federation.results import CONFIG, HISTORY, SUMMARY
 
 
 @dataclass
@@ -59,7 +60,7 @@ def find_runs(root: str | Path) -> list[RunRecord]:
         raise DqflError(f"results folder not found: {root}")
     if not root.is_dir():
         raise DqflError(f"results path is not a folder: {root}")
-    summaries = sorted(root.rglob("summary.json"))
+    summaries = sorted(root.rglob(SUMMARY))
     if not summaries:
         raise DqflError(
             f"no finished runs (summary.json) under {root}; run `dqfl run` or `dqfl sweep`"
@@ -89,9 +90,9 @@ def variant_keys(runs: list[RunRecord]) -> dict[str, list[str]]:
 
 def _load(run_dir: Path) -> RunRecord:
     try:
-        summary = json.loads((run_dir / "summary.json").read_text())
-        config = tomllib.loads((run_dir / "config.toml").read_text())
-        history_file = run_dir / "history.jsonl"
+        summary = json.loads((run_dir / SUMMARY).read_text())
+        config = tomllib.loads((run_dir / CONFIG).read_text())
+        history_file = run_dir / HISTORY
         history = []
         if history_file.exists():
             history = [json.loads(line) for line in history_file.read_text().splitlines() if line]
