@@ -115,7 +115,8 @@ def main() -> None:
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle(
         f"Delivered depth, superposition coding + SIC (optimal split) vs vanilla; "
-        f"{n} blocks of {bits[0]} bits, lines: closed form, markers: Monte Carlo",
+        f"blocks of {' + '.join(str(b) for b in bits)} bits; "
+        "lines: closed form, markers: Monte Carlo",
         fontsize=10,
     )
     fig.text(0.01, 0.01, f"block parameters from {source}", fontsize=7, color="0.4")
