@@ -58,26 +58,14 @@ def main() -> None:
     print(f"\ntop-1 % per exit, mean of seeds {args.seeds}")
     print("| set | " + " | ".join(f"exit {i + 1}" for i in range(n_exits)) + " |")
     print("|---|" + "---:|" * n_exits)
-    print(
-        "| in-distribution held-out | "
-        + " | ".join(f"{mean(held, i):.1f}" for i in range(n_exits))
-        + " |"
+    rows = (
+        ("in-distribution held-out", held),
+        ("novel fonts + conditions", novel),
+        ("novel fonts, training conditions", fonts_only),
+        ("training fonts, novel conditions", conditions_only),
     )
-    print(
-        "| novel fonts + conditions | "
-        + " | ".join(f"{mean(novel, i):.1f}" for i in range(n_exits))
-        + " |"
-    )
-    print(
-        "| novel fonts, training conditions | "
-        + " | ".join(f"{mean(fonts_only, i):.1f}" for i in range(n_exits))
-        + " |"
-    )
-    print(
-        "| training fonts, novel conditions | "
-        + " | ".join(f"{mean(conditions_only, i):.1f}" for i in range(n_exits))
-        + " |"
-    )
+    for label, accs in rows:
+        print(f"| {label} | " + " | ".join(f"{mean(accs, i):.1f}" for i in range(n_exits)) + " |")
     gaps = [mean(held, i) - mean(novel, i) for i in range(n_exits)]
     print("| gap (points) | " + " | ".join(f"{g:.1f}" for g in gaps) + " |")
     worst = max(gaps)
