@@ -191,7 +191,7 @@ def main() -> None:
         print(f"\n{tq_note}")
     print(
         "PennyLane: default.qubit (backprop, broadcasting) for statevector rows, default.mixed "
-        "(backprop) for density rows; one QNode per exit."
+        "(backprop) for density rows; one QNode per forward, snapshots for the earlier exits."
     )
 
 
