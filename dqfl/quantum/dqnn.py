@@ -265,14 +265,13 @@ def build_model(cfg: ModelConfig, n_classes: int, n_inputs: int) -> DQNN:
 
 
 def block_parameter_counts(model: nn.Module, exclude_local: bool = False) -> list[int]:
-    """Trainable parameters per ``blocks.<l>.`` prefix (FedBN-local ``.norm.`` ones dropped if
-    ``exclude_local``), the per-block payload the channel needs."""
+    """Trainable parameters per block (FedBN-local ones dropped if ``exclude_local``), the
+    per-block payload the channel needs; the key rule lives in :mod:`dqfl.blocks`."""
+    from dqfl.blocks import FEDBN_LOCAL, block_index, is_local
+
     counts: dict[int, int] = {}
     for name, p in model.named_parameters():
-        parts = name.split(".")
-        if len(parts) < 3 or parts[0] != "blocks" or not p.requires_grad:
+        if not p.requires_grad or (exclude_local and is_local(name, FEDBN_LOCAL)):
             continue
-        if exclude_local and ".norm." in name:
-            continue
-        counts[int(parts[1])] = counts.get(int(parts[1]), 0) + p.numel()
+        counts[block_index(name)] = counts.get(block_index(name), 0) + p.numel()
     return [counts.get(i, 0) for i in range(max(counts) + 1)] if counts else []
