@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-ENTANGLERS = ("ring", "chain")
+from dqfl.quantum.config import ENTANGLERS
 
 
 @dataclass(frozen=True)

@@ -34,9 +34,10 @@ from itertools import combinations
 import torch
 from torch import nn
 
+from dqfl.quantum.config import OBSERVABLES
+from dqfl.quantum.config import READOUTS as KINDS
+
 BORN_EPS = 1e-6
-OBSERVABLES = ("z", "z_zz_ring", "z_zz_all")
-KINDS = ("shared", "born", "expval", "linear")
 
 
 def z_signs(n_qubits: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
