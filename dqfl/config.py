@@ -226,6 +226,7 @@ RESULT_NEUTRAL_KEYS = (
     "data.cache_dir",
     "federation.client_timeout_s",
     "federation.num_cpus_per_client",
+    "model.torch_device",  # same circuit and seeds; a GPU differs only in float rounding
 )
 
 SECTIONS: dict[str, type] = {

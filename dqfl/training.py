@@ -53,6 +53,12 @@ def _exit_weights(weights: Sequence[float] | None, depth: int) -> torch.Tensor:
     return w / w.sum()
 
 
+def _device(model: nn.Module) -> torch.device:
+    """Where the model's parameters live (its inputs are moved there)."""
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
 def _forward(model: nn.Module, x: torch.Tensor, depth: int) -> torch.Tensor:
     try:
         return model(x, depth=depth)
@@ -106,6 +112,7 @@ def train_local(
             if ".norm." not in k and k in global_state:
                 prox_pairs.append((p, global_state[k].detach().to(p.device, p.dtype)))
     w = _exit_weights(exit_weights, depth)
+    x, y = x.to(_device(model)), y.to(_device(model))  # once: batches are then sliced there
     gen = torch.Generator().manual_seed(int(seed))
     was_training = model.training
     model.train()
@@ -114,7 +121,7 @@ def train_local(
         perm = torch.randperm(n, generator=gen)
         total_loss, correct = 0.0, torch.zeros(depth)
         for i in range(0, n, batch_size):
-            idx = perm[i : i + batch_size]
+            idx = perm[i : i + batch_size].to(x.device)
             xb, yb = x[idx], y[idx]
             logits = _forward(model, xb, depth)
             yb = yb.to(logits.device)
@@ -170,8 +177,9 @@ def evaluate(
     was_training = model.training
     model.eval()
     correct = torch.zeros(depth)
+    device = _device(model)
     for i in range(0, len(x), batch_size):
-        logits = _forward(model, x[i : i + batch_size], depth)
+        logits = _forward(model, x[i : i + batch_size].to(device), depth)
         yb = y[i : i + batch_size].to(logits.device)
         correct += (logits.argmax(-1) == yb).sum(-1).float().cpu()
     model.train(was_training)

@@ -175,6 +175,7 @@ CASES: list[tuple[str, list[str], str, Setup]] = [
         _model("m", {"blocks.0.u3": torch.zeros(3, 3)}),
     ),
     # --- invalid numbers (defect 8)
+    ("torch-device-name", ["run", "--set", "model.torch_device=gpu"], "torch_device", _nothing),
     ("init-scale-nan", ["run", "--set", "model.init_scale=nan"], "finite", _nothing),
     ("prox-mu-nan", ["run", "--set", "federation.prox_mu=nan"], "federation.prox_mu", _nothing),
     ("lr-inf", ["run", "--set", "federation.lr=inf"], "finite", _nothing),
@@ -250,6 +251,39 @@ def test_bad_input_is_refused_up_front(args, phrase, setup, tmp_path, monkeypatc
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, output
+    assert _tree(tmp_path) == before, "files were written"
+
+
+def _default_model(tmp: Path) -> None:
+    from dqfl.federation.common import build
+
+    cfg = load_config(None, [])
+    _model("m", build(cfg).state_dict())(tmp)
+
+
+@pytest.mark.parametrize(
+    ("args", "setup"),
+    [
+        (["run", "--set", "model.torch_device=cuda"], _nothing),
+        (["sweep", "--grid", "model.torch_device=cpu,cuda", "--methods", "dqfl"], _nothing),
+        (["evaluate", "m", "--data-root", "crops", "--torch-device", "cuda"], _default_model),
+    ],
+    ids=["run", "sweep", "evaluate"],
+)
+def test_cuda_on_a_machine_without_cuda_is_refused_up_front(
+    args, setup, tmp_path, monkeypatch, dqfl_cli
+):
+    """CUDA's absence is patched, so the check holds on GPU machines too."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DQFL_CACHE_DIR", str(tmp_path / ".cache"))
+    setup(tmp_path)
+    before = _tree(tmp_path)
+    code, output = dqfl_cli(args)
+    assert code == 2, output
+    assert "model.torch_device = 'cuda' but torch sees no CUDA device" in output, output
+    assert "Traceback" not in output
+    assert len([line for line in output.splitlines() if line.startswith("error: ")]) == 1, output
     assert _tree(tmp_path) == before, "files were written"
 
 

@@ -23,6 +23,13 @@ def evaluate(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the numbers here.")
     ] = None,
+    torch_device: Annotated[
+        str | None,
+        typer.Option(
+            "--torch-device",
+            help="cpu, cuda, cuda:N or auto (default: the run's own model.torch_device).",
+        ),
+    ] = None,
 ) -> None:
     """Top-1 of every exit of the final global model(s) on DIR, with the training preprocessing,
     next to the run's synthetic held-out and novel-set top-1."""
@@ -37,9 +44,9 @@ def evaluate(
         check_file(json_out, "--json")
     if not models:
         raise DqflError(f"no model.pt under {results}: is it a finished dqfl run folder?")
-    for path in models:  # every file checked before any is scored
-        load_model(path)
-    rows = [evaluate_model(path, data_root) for path in models]
+    for path in models:  # every file (and the device) checked before any is scored
+        load_model(path, torch_device)
+    rows = [evaluate_model(path, data_root, torch_device) for path in models]
     for row in rows:
         exits = ", ".join(f"exit {i + 1}: {100 * a:.1f}%" for i, a in enumerate(row["top1"]))
         skipped = f" ({row['n_skipped']} unreadable skipped)" if row["n_skipped"] else ""
@@ -54,14 +61,15 @@ def evaluate(
         typer.echo(f"wrote {json_out}")
 
 
-def evaluate_model(model_file: Path, data_root: Path) -> dict:
-    """Rebuild the run's model from model.pt and score every exit on the folder's images."""
+def evaluate_model(model_file: Path, data_root: Path, torch_device: str | None = None) -> dict:
+    """Rebuild the run's model from model.pt and score every exit on the folder's images
+    (on ``torch_device``, default the run's own)."""
     import torch
 
     from dqfl.data.imagefolder import load_pool
     from dqfl.training import evaluate as evaluate_exits
 
-    cfg, model = load_model(model_file)
+    cfg, model = load_model(model_file, torch_device)
     data_cfg = dataclasses.replace(cfg.data_config(), data_root=str(data_root))
     data_cfg.validate()
     pool = load_pool(data_cfg)
@@ -83,14 +91,19 @@ def evaluate_model(model_file: Path, data_root: Path) -> dict:
     }
 
 
-def load_model(model_file: Path):
-    """(config, model) rebuilt from a run's model.pt, strictly."""
+def load_model(model_file: Path, torch_device: str | None = None):
+    """(config, model) rebuilt from a run's model.pt, strictly, on ``torch_device`` (default:
+    the run's ``model.torch_device``)."""
     from dqfl.federation.common import build
+    from dqfl.federation.common import torch_device as resolve
 
     cfg, state = read_model_file(model_file)
+    if torch_device is not None:
+        cfg.model.torch_device = torch_device
+        cfg.model.validate()
     model = build(cfg)
     load_strict(model, state, model_file)
-    return cfg, model
+    return cfg, model.to(resolve(cfg))
 
 
 def read_model_file(model_file: Path):

@@ -116,10 +116,12 @@ def model_training_bytes(cfg: RunConfig) -> float:
 
 
 def check_model(cfg: RunConfig) -> None:
-    """Build the run's model once: qubits vs image size, readout vs classes, the device name."""
-    from dqfl.federation.common import avoid_llvm_clash, build
+    """Build the run's model once: qubits vs image size, readout vs classes, the device names
+    (PennyLane's, and a GPU for model.torch_device that this machine must have)."""
+    from dqfl.federation.common import avoid_llvm_clash, build, torch_device
 
     avoid_llvm_clash()
+    torch_device(cfg)
     try:
         model = build(cfg)
     except ValueError as exc:

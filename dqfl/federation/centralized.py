@@ -35,7 +35,7 @@ def run_centralized(
     x = torch.cat([p[0] for p in parts])
     y = torch.cat([p[1] for p in parts])
     xt, yt = common.test_set(cfg)
-    model = common.build(cfg)
+    model = common.build(cfg, placed=True)
     initial = [float(a) for a in evaluate(model, xt, yt)]
     for r in range(1, fed.rounds + 1):
         t0 = time.perf_counter()

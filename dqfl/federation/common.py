@@ -160,18 +160,30 @@ def n_inputs(cfg: RunConfig) -> int:
     return int(cfg.data.image_size) ** 2
 
 
-def build(cfg: RunConfig, seed: int | None = None) -> torch.nn.Module:
-    """The run's model (DQNN, or ClassicalNet for method classical), initialised from ``seed``."""
+def build(cfg: RunConfig, seed: int | None = None, placed: bool = False) -> torch.nn.Module:
+    """The run's model (DQNN, or ClassicalNet for method classical), initialised from ``seed``
+    on the CPU (the same draws everywhere); ``placed`` moves it to :func:`torch_device`."""
     import torch
 
     torch.manual_seed(cfg.seed if seed is None else seed)
     if method(cfg.federation.method).model == "mlp":
         from dqfl.classical import ClassicalNet
 
-        return ClassicalNet(n_inputs(cfg), n_classes(cfg))
-    from dqfl.quantum import build_model
+        model = ClassicalNet(n_inputs(cfg), n_classes(cfg))
+    else:
+        from dqfl.quantum import build_model
 
-    return build_model(cfg.model, n_classes(cfg), n_inputs(cfg))
+        model = build_model(cfg.model, n_classes(cfg), n_inputs(cfg))
+    return model.to(torch_device(cfg)) if placed else model
+
+
+def torch_device(cfg: RunConfig) -> torch.device:
+    """Where the run's model trains and evaluates (``model.torch_device`` on this machine)."""
+    import torch
+
+    from dqfl.quantum.config import resolve_torch_device
+
+    return torch.device(resolve_torch_device(cfg.model.torch_device))
 
 
 def block_counts(cfg: RunConfig, model: torch.nn.Module) -> list[int]:

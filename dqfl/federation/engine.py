@@ -131,6 +131,7 @@ class RoundEngine:
         self.vehicles = sorted(int(v) for v in vehicles)
         self.model = common.build(cfg)
         self.global_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.to(common.torch_device(cfg))  # evaluation only; global_state stays on CPU
         self.local = cfg.federation.local_patterns()
         self.bits = common.payload_bits(cfg, self.model)
         self.airtime = common.uplink_airtime(cfg, self.bits)

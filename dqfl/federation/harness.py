@@ -35,20 +35,38 @@ class Apps:
 
 
 def backend_config(points: Sequence[Point]) -> dict[str, Any]:
-    """Ray resources that fit the machine: one CPU per vehicle actor, no GPU, quiet logs."""
+    """Ray resources that fit the machine: ``num_cpus_per_client`` CPUs per vehicle actor, and
+    when a point trains on CUDA an equal share of the GPUs for every actor that can run at once
+    (Ray then shows each actor its GPU as ``cuda:0``); quiet logs."""
     cpus = os.cpu_count() or 1
     per_client = max(p[0].federation.num_cpus_per_client for p in points)
+    gpus = _gpus_wanted(points)
+    concurrent = max(1, int(cpus // per_client))
     return {
-        "client_resources": {"num_cpus": float(per_client), "num_gpus": 0.0},
+        "client_resources": {
+            "num_cpus": float(per_client),
+            "num_gpus": min(1.0, gpus / concurrent) if gpus else 0.0,
+        },
         "init_args": {
             "num_cpus": cpus,
-            "num_gpus": 0,
+            "num_gpus": gpus,
             "logging_level": logging.ERROR,
             "log_to_driver": False,
             "include_dashboard": False,
             "object_store_memory": 256 * 1024**2,
         },
     }
+
+
+def _gpus_wanted(points: Sequence[Point]) -> int:
+    """The machine's CUDA devices if any point's model trains on one, else 0."""
+    from dqfl.federation.common import torch_device
+
+    if not any(torch_device(cfg).type == "cuda" for cfg, _ in points):
+        return 0
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def run_points(

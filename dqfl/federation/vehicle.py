@@ -50,7 +50,7 @@ def model_for(cfg: RunConfig, state: Mapping[str, torch.Tensor]) -> torch.nn.Mod
     if model is None:
         if len(_TEMPLATES) > 16:
             _TEMPLATES.clear()
-        model = _TEMPLATES[key] = common.build(cfg)
+        model = _TEMPLATES[key] = common.build(cfg, placed=True)
     model.load_state_dict(state)
     generator = getattr(model, "noise_generator", None)
     if isinstance(generator, torch.Generator):
@@ -93,8 +93,8 @@ def train_vehicle(
         train_depth=depth,
     )
     trained = model.state_dict()
-    update = {
-        k: v.detach().clone()  # the kept model is reused: never hand out its storage
+    update = {  # on the CPU, and copies: the kept model is reused, never hand out its storage
+        k: v.detach().to("cpu", copy=True)
         for k, v in trained.items()
         if not is_local(k, ins.local) and within(k, depth)
     }
@@ -104,7 +104,9 @@ def train_vehicle(
     loss = float(result.loss)
     return VehicleResult(
         update=update,
-        kept={k: v.detach().clone() for k, v in trained.items() if is_local(k, ins.local)},
+        kept={
+            k: v.detach().to("cpu", copy=True) for k, v in trained.items() if is_local(k, ins.local)
+        },
         num_examples=int(result.num_examples),
         train_loss=loss if math.isfinite(loss) else float("nan"),
         train_seconds=float(result.seconds),

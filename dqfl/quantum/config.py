@@ -6,6 +6,7 @@ any non-zero noise field switches the torch backend to a noisy simulator (``nois
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dqfl.errors import DqflError
@@ -16,6 +17,8 @@ READOUTS = ("shared", "born", "expval", "linear")
 OBSERVABLES = ("z", "z_zz_ring", "z_zz_all")
 ENTANGLERS = ("ring", "chain")
 NOISE_METHODS = ("auto", "density", "trajectories")
+TORCH_DEVICES = ("cpu", "cuda", "auto")  # and "cuda:N" for one GPU of several
+_TORCH_DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
 
 
 @dataclass
@@ -27,7 +30,11 @@ class ModelConfig:
     encoding: str = "amplitude"
     reupload: bool = False
     backend: str = "torch"
-    device: str = "default.qubit"
+    device: str = "default.qubit"  # the PennyLane device of backend = "pennylane"
+    # Where the torch model trains and evaluates: cpu (default: the same numbers on every
+    # machine, and faster for the small default batches), cuda / cuda:N, or auto (cuda when
+    # torch sees a GPU, else cpu). Results always come back to the CPU.
+    torch_device: str = "cpu"
     readout: str = "shared"  # per-exit gains/biases, one class map in block 0
     observables: str = "z_zz_all"  # every exit reads <Z_i> (+ <Z_i Z_j>: ring or all pairs)
     layers_per_block: int = 1  # variational layers per block (= per exit and uplink unit)
@@ -69,6 +76,11 @@ class ModelConfig:
                 raise DqflError(f"model.{name} must be one of {', '.join(allowed)}; got {value!r}")
         if not self.device or not isinstance(self.device, str):
             raise DqflError(f"model.device must be a PennyLane device name; got {self.device!r}")
+        if not isinstance(self.torch_device, str) or not _TORCH_DEVICE.fullmatch(self.torch_device):
+            raise DqflError(
+                f"model.torch_device must be one of {', '.join(TORCH_DEVICES)} (or cuda:N); "
+                f"got {self.torch_device!r}"
+            )
         if self.init_scale < 0:
             raise DqflError(f"model.init_scale must be >= 0; got {self.init_scale}")
         for name in ("depolarizing", "amplitude_damping", "phase_damping", "readout_error"):
@@ -94,3 +106,34 @@ class ModelConfig:
         return any(
             v > 0 for v in (self.depolarizing, self.amplitude_damping, self.phase_damping, self.t1)
         )
+
+
+def resolve_torch_device(name: str) -> str:
+    """The torch device ``model.torch_device`` names on this machine (``auto``: ``cuda`` when
+    torch sees a GPU, else ``cpu``). Asking for a GPU this machine does not have is a DqflError
+    here, at placement, not in :meth:`ModelConfig.validate`: a GPU run's saved config must stay
+    readable (reports, comparisons) on a machine without one."""
+    if name == "cpu":
+        return "cpu"
+    import torch
+
+    available = torch.cuda.is_available()
+    if name == "auto":
+        return "cuda" if available else "cpu"
+    if not _TORCH_DEVICE.fullmatch(name):
+        raise DqflError(
+            f"model.torch_device must be one of {', '.join(TORCH_DEVICES)} (or cuda:N); "
+            f"got {name!r}"
+        )
+    if not available:
+        raise DqflError(
+            f"model.torch_device = {name!r} but torch sees no CUDA device on this machine "
+            f"(torch {torch.__version__}); use cpu or auto"
+        )
+    index = int(name.split(":")[1]) if ":" in name else 0
+    if index >= torch.cuda.device_count():
+        raise DqflError(
+            f"model.torch_device = {name!r} but this machine has {torch.cuda.device_count()} "
+            "CUDA device(s)"
+        )
+    return name
