@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+# Headless Chromium + chromedriver from Debian for the report.html check (root; optional:
+# without them tests/test_report_browser.py is skipped with the reason).
+browser:
+	apt-get install -y --no-install-recommends chromium chromium-driver
 
 clean:
 	rm -rf $(VENV) .pytest_cache .dqfl_cache

@@ -49,9 +49,19 @@ def test_report_tables_and_plots(tmp_path: Path) -> None:
     report = write_report(tmp_path)
     text = report.read_text()
     assert "## Fleet top-1" in text
-    # dqfl at 0 dB over two seeds: deepest exit 60% and 80% → mean 70.0, sample std 14.1
-    assert "70.0 ± 14.1" in text
-    for png in ("acc_vs_round.png", "acc_vs_quality.png", "depth_vs_quality.png"):
+    # dqfl at 0 dB over two seeds: deepest exit 60% and 80% → mean 70.0, sample std 14.14,
+    # standard error 10.0, t(0.975, 1 dof) = 12.706 → 95 % CI half-width 127.1
+    assert "70.0 ± 127.1" in text
+    assert "30.0 (n=1)" in text  # qfl at 0 dB: one seed, no interval, and the table says so
+    # paired: seed 0 is the only seed both ran at 0 dB: dqfl − qfl = 60 − 30 = +30 points
+    assert "| dqfl − qfl | +30.0 (n=1) (1/1 seeds) |" in text
+    for png in (
+        "acc_vs_round.png",
+        "acc_vs_quality.png",
+        "acc_vs_quality_per_exit.png",
+        "acc_vs_energy.png",
+        "depth_vs_quality.png",
+    ):
         assert (report.parent / png).stat().st_size > 1000
         assert f"({png})" in text
     with open(report.parent / "table_top1.csv") as handle:
@@ -102,7 +112,7 @@ def test_report_shows_accuracy_against_byzantine_fraction_per_aggregator(tmp_pat
     table = text.split("## Robustness", 1)[1].split("##", 1)[0]
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.count("|") > 3}
     assert "byzantine 0 %" in rows["aggregator"] and "byzantine 20 % (sign_flip)" in table
-    assert "| 50.0 (0 failed" in rows["mean"] and "| 10.0 (" in rows["mean"]
+    assert "| 50.0 (n=1) (0 failed" in rows["mean"] and "| 10.0 (" in rows["mean"]
     assert "| – | 45.0 (" in rows["median"]
     # a sweep without faults and with one aggregator gets no robustness section
     clean = tmp_path / "clean"

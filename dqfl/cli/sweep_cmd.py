@@ -27,7 +27,7 @@ def sweep(
     ] = ("dqfl,qfl,classical"),
     seeds: Annotated[
         str, typer.Option(help="Comma-separated seeds or start:stop (inclusive).")
-    ] = "0,1",
+    ] = "0:4",
     grid: Annotated[
         list[str] | None,
         typer.Option(

@@ -1,92 +1,138 @@
-"""Results folder → Markdown/CSV tables and PNG plots (``dqfl report``)."""
+"""Results folder → report.md, report.html, CSV tables and PNG plots (``dqfl report``)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from dqfl.outputs import save_text
 from dqfl.report.collect import RunRecord, find_runs, variant_keys
+from dqfl.report.document import Figure, Heading, Table, Text, html_page, markdown
 from dqfl.report.tables import (
+    PAIRED_METRICS,
+    cells_csv,
     exit_table,
     group,
     grouped_csv,
     link_table,
     metrics_of,
+    paired_csv,
+    paired_rows,
+    paired_table,
     runs_csv,
     top1_table,
 )
 
 __all__ = ["RunRecord", "find_runs", "write_report"]
 
+CSV_FILES = ("runs.csv", "table_top1.csv", "cells.csv", "paired_differences.csv")
+
 
 def write_report(results: str | Path, out_dir: str | Path | None = None) -> Path:
-    """Write report.md, two CSV tables and the plots for every finished run under ``results``."""
+    """Write report.md, report.html, the CSV tables and the plots for every finished run under
+    ``results``; return the path of report.md."""
     from dqfl.report import plots
+    from dqfl.report.convergence import WINDOW, convergence, convergence_table
 
     runs = find_runs(results)
     out = Path(out_dir) if out_dir else Path(results) / "report"
     out.mkdir(parents=True, exist_ok=True)
     variants = variant_keys(runs)
     metrics = [metrics_of(run, variants[run.method]) for run in runs]
+    labels = [m.method for m in metrics]
     groups = group(metrics)
+    paired = {metric: paired_rows(groups, metric) for metric, _ in PAIRED_METRICS}
 
     figures = {
-        "Accuracy against round, per exit": plots.accuracy_vs_round(
-            runs, [m.method for m in metrics], out / "acc_vs_round.png"
-        ),
         "Accuracy against channel quality": plots.accuracy_vs_quality(
             metrics, out / "acc_vs_quality.png"
+        ),
+        "Accuracy of every exit against channel quality": plots.accuracy_vs_quality_per_exit(
+            metrics, out / "acc_vs_quality_per_exit.png"
+        ),
+        "Accuracy against cumulative uplink energy": plots.accuracy_vs_cost(
+            runs, labels, out / "acc_vs_energy.png", "energy_j"
+        ),
+        "Accuracy against cumulative uplink airtime": plots.accuracy_vs_cost(
+            runs, labels, out / "acc_vs_airtime.png", "airtime_s"
+        ),
+        "Accuracy against round, per exit": plots.accuracy_vs_round(
+            runs, labels, out / "acc_vs_round.png"
         ),
         "Delivered depth against channel quality": plots.depth_distribution(
             metrics, out / "depth_vs_quality.png"
         ),
     }
-    _atomic_write(out / "runs.csv", runs_csv(metrics))
-    _atomic_write(out / "table_top1.csv", grouped_csv(groups))
+    for i, path in enumerate(plots.scenario_figures(runs, out)):
+        figures[f"Scenario and mean SNR per round ({i + 1})"] = path
 
     n_seeds = max(len(v) for v in groups.values())
-    sections = [
-        f"# dqfl report: {Path(results)}",
-        f"{len(runs)} finished run(s); cells are top-1 in % on the held-out set, "
-        f"mean ± std over up to {n_seeds} seed(s).",
-        "## Fleet top-1 (each vehicle's accuracy at its delivered exit depth, weighted by data)",
-        top1_table(groups, "fleet_top1"),
-        "## Global model top-1 at the deepest exit",
-        top1_table(groups, "global_top1"),
-        "## Top-1 of every exit of the final global model",
-        exit_table(groups),
-        *(
-            [
-                "## Top-1 of every exit on the novel set (fonts and camera conditions never "
-                "used in training)",
-                exit_table(groups, "novel_top1"),
-            ]
-            if any(m.novel_top1 for m in metrics)
-            else []
+    blocks = [
+        Heading(f"dqfl report: {Path(results)}", 1),
+        Text(
+            f"{len(runs)} finished run(s), up to {n_seeds} seed(s) per cell. Every cell is the "
+            "mean over seeds ± the half-width of its 95 % confidence interval (Student t with "
+            "n − 1 degrees of freedom); top-1 in % on the held-out set. `(n=1)`: one seed, so "
+            "no interval."
         ),
-        "## Uplink: delivered depth, bits and energy per round",
-        link_table(groups),
+        Text(
+            "**Paired differences** are taken per seed (the same seed gives both methods the "
+            "same data, fleet and fading) in points of top-1: mean ± 95 % CI of the per-seed "
+            "differences, `*` when that interval excludes 0 (significant at 5 %), and in "
+            "brackets the seeds whose difference has the sign of the mean."
+        ),
+    ]
+    for metric, title in PAIRED_METRICS:
+        blocks += [Heading(f"Paired differences: {title}"), Table(paired_table(paired[metric]))]
+    blocks += [
+        Heading("Fleet top-1 (each vehicle's accuracy at its delivered exit depth, by data)"),
+        Table(top1_table(groups, "fleet_top1")),
+        Heading("Global model top-1 at the deepest exit"),
+        Table(top1_table(groups, "global_top1")),
+        Heading("Top-1 of every exit of the final global model"),
+        Table(exit_table(groups)),
+    ]
+    if any(m.novel_top1 for m in metrics):
+        blocks += [
+            Heading(
+                "Top-1 of every exit on the novel set (fonts and camera conditions never used "
+                "in training)"
+            ),
+            Table(exit_table(groups, "novel_top1")),
+        ]
+    blocks += [
+        Heading("Uplink: delivered depth, bits, energy and airtime (whole fleet)"),
+        Table(link_table(groups)),
+        Heading("Convergence: first round after which the deepest exit settled"),
+        Text(
+            f"The seed-mean of the deepest exit moves less than 1 point over every window of "
+            f"{WINDOW} rounds from that round on (`python experiments/convergence_rounds.py "
+            "RESULTS` prints the same with other windows and tolerances)."
+        ),
+        Table(convergence_table(convergence(runs, labels))),
     ]
     from dqfl.report import robustness
 
     if robustness.applies(runs):
-        sections += [
-            "## Robustness: deepest-exit top-1 per aggregator against the injected faults "
-            "(failures, timeouts and rejected updates summed over the runs' rounds)",
-            robustness.robustness_table(runs),
+        blocks += [
+            Heading(
+                "Robustness: deepest-exit top-1 per aggregator against the injected faults "
+                "(failures, timeouts and rejected updates summed over the runs' rounds)"
+            ),
+            Table(robustness.robustness_table(runs)),
         ]
-    sections.append("## Figures")
-    for i, path in enumerate(plots.scenario_figures(runs, out)):
-        figures[f"Scenario and mean SNR per round ({i + 1})"] = path
-    for title, path in figures.items():
-        if path is not None:
-            sections.append(f"### {title}\n\n![{title}]({path.name})")
-    sections.append("Raw numbers: [runs.csv](runs.csv), [table_top1.csv](table_top1.csv).")
-    _atomic_write(out / "report.md", "\n\n".join(sections) + "\n")
-    return out / "report.md"
+    blocks.append(Heading("Figures"))
+    blocks += [Figure(title, path) for title, path in figures.items() if path is not None]
+    blocks.append(Text("Raw numbers: " + ", ".join(f"[{n}]({n})" for n in CSV_FILES) + "."))
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    save_text(out / "runs.csv", runs_csv(metrics))
+    save_text(out / "table_top1.csv", grouped_csv(groups))
+    save_text(out / "cells.csv", cells_csv(groups))
+    save_text(
+        out / "paired_differences.csv",
+        "".join(
+            text if i == 0 else text.split("\n", 1)[1]
+            for i, text in enumerate(paired_csv(paired[m]) for m, _ in PAIRED_METRICS)
+        ),
+    )
+    save_text(out / "report.html", html_page(f"dqfl report: {Path(results)}", blocks))
+    return save_text(out / "report.md", markdown(blocks))

@@ -2,7 +2,7 @@
 
 Rows are aggregators (``federation.aggregator``), columns the injected faults (the byzantine
 fraction, with the crash and straggler fractions beside it when they are set); cells are the final
-global model's deepest-exit top-1, mean ± std over seeds, and the fault counts of those runs.
+global model's deepest-exit top-1, mean ± 95 % CI over seeds, and the fault counts of those runs.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from dqfl.report.collect import RunRecord
-from dqfl.report.tables import fmt, mean_std
+from dqfl.report.stats import mean_ci
 
 
 def _faults(run: RunRecord) -> tuple[float, float, float, str]:
@@ -55,7 +55,9 @@ def robustness_table(runs: list[RunRecord]) -> str:
         row = []
         for col in columns:
             group = cells.get((agg, col), [])
-            top1 = fmt(*mean_std(float((r.final.get("top1") or [float("nan")])[-1]) for r in group))
+            top1 = mean_ci(
+                float((r.final.get("top1") or [float("nan")])[-1]) for r in group
+            ).format()
             counts = [
                 sum(sum(int(h.get(k, 0) or 0) for h in r.history) for r in group)
                 for k in ("failures", "timeouts", "rejected")
