@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--screenshot", type=Path, help="also save what the browser shows (PNG)")
     args = parser.parse_args(argv)
     if not args.html.is_file():
-        print(f"error: {args.html} is not a file (run `dqfl report RESULTS` first)", file=sys.stderr)
+        print(f"error: {args.html} is not a file (run `dqfl report` first)", file=sys.stderr)
         return 2
     try:
         page = check(args.html, args.screenshot)
