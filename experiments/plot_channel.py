@@ -114,13 +114,14 @@ def main() -> None:
     axes[0].set_ylabel("probability")
     axes[0].legend(loc="upper left", fontsize=8)
     fig.suptitle(
-        f"Delivered depth, superposition coding + SIC (optimal split) vs vanilla; "
-        f"blocks of {' + '.join(str(b) for b in bits)} bits; "
-        "lines: closed form, markers: Monte Carlo",
+        "Delivered depth, superposition coding + SIC (optimal split) vs vanilla; "
+        "lines: closed form, markers: Monte Carlo\n"
+        f"blocks of {' + '.join(str(b) for b in bits)} bits "
+        f"({' + '.join(str(c) for c in counts)} parameters at {base.bits_per_param} bit)",
         fontsize=10,
     )
     fig.text(0.01, 0.01, f"block parameters from {source}", fontsize=7, color="0.4")
-    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.03, 1, 0.92))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)

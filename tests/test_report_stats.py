@@ -4,6 +4,7 @@ CSV files and self-contained HTML built from runs whose numbers are known."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from pathlib import Path
@@ -14,6 +15,8 @@ from test_report import _fake_run
 from dqfl.report import write_report
 from dqfl.report.convergence import settled_round
 from dqfl.report.stats import mean_ci, paired_difference, t_quantile
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_t_quantiles_match_the_printed_table() -> None:
@@ -126,3 +129,40 @@ def test_report_paired_table_csv_and_html(tmp_path: Path) -> None:
     # self-contained: no stylesheet, script or image fetched from anywhere
     assert not re.search(r"<(script|link)\b", page)
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def _run_with_curve(root: Path, method: str, snr: float, seed: int, curve: list[float]) -> None:
+    """A finished run whose deepest exit follows ``curve`` round by round."""
+    before = set(root.iterdir())
+    _fake_run(root, method, snr, seed, [0.1, curve[-1]])
+    (run_dir,) = set(root.iterdir()) - before
+    rows = [
+        json.dumps({"round": r + 1, "top1": [0.1, a], "fleet_top1": a, "energy_j": 0.01})
+        for r, a in enumerate(curve)
+    ]
+    (run_dir / "history.jsonl").write_text("\n".join(rows) + "\n")
+
+
+def test_convergence_rounds_script(tmp_path: Path, capsys) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "convergence_rounds", ROOT / "experiments" / "convergence_rounds.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rising = [0.1, 0.3, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6]
+    # two seeds whose mean settles at round 4 (each moves, the mean does not after round 4)
+    _run_with_curve(tmp_path, "dqfl", 0.0, 0, [a + 0.004 * (i % 2) for i, a in enumerate(rising)])
+    _run_with_curve(tmp_path, "dqfl", 0.0, 1, [a - 0.004 * (i % 2) for i, a in enumerate(rising)])
+    # settles at round 2: 0.2, then flat
+    _run_with_curve(tmp_path, "qfl", 0.0, 0, [0.1] + [0.2] * 9)
+    assert script.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| dqfl | round 4 of 10 |" in out and "| qfl | round 2 of 10 |" in out
+    assert "Every cell settled by round 4: default rounds = 4." in out
+    # still rising at the end: not settled, exit 1
+    _run_with_curve(tmp_path, "classical", 0.0, 0, [0.05 * r for r in range(10)])
+    assert script.main([str(tmp_path)]) == 1
+    assert "not settled in 10" in capsys.readouterr().out
+    assert script.main([str(tmp_path / "nothing")]) == 2
