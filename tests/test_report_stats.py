@@ -166,3 +166,15 @@ def test_convergence_rounds_script(tmp_path: Path, capsys) -> None:
     assert script.main([str(tmp_path)]) == 1
     assert "not settled in 10" in capsys.readouterr().out
     assert script.main([str(tmp_path / "nothing")]) == 2
+
+
+def test_knob_sweep_pairs_each_variant_with_the_first(tmp_path: Path) -> None:
+    for seed in range(3):
+        for plan, final in (("false", 0.50 + 0.01 * seed), ("true", 0.45 + 0.02 * seed)):
+            _fake_run(
+                tmp_path, "dqfl", 10.0, seed, [0.3, final], f"federation.plan_depth={plan}",
+                f"name=p{plan}-s{seed}",
+            )  # fmt: skip
+    text = write_report(tmp_path).read_text()
+    # true − false per seed: −0.05, −0.04, −0.03 → mean −4, s 1, sem 0.57735, × 4.3027 = 2.484
+    assert "| dqfl (plan_depth=True) − dqfl (plan_depth=False) | -4.0 ± 2.5 * (3/3 seeds) |" in text

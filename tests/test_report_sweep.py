@@ -39,6 +39,7 @@ def test_two_seed_miniature_sweep_report_carries_intervals(tmp_path: Path) -> No
     )  # fmt: skip
     assert sweep.returncode == 0, sweep.stderr[-3000:]
     assert "12 points" in sweep.stderr and "sweep complete" in sweep.stdout
+    assert "[12/12, " in sweep.stderr  # progress: points done, time so far
     assert len(list((tmp_path / "sweep").rglob("summary.json"))) == 12
 
     report = _dqfl(tmp_path, "report", "sweep")

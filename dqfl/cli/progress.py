@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -25,6 +26,10 @@ class ProgressPrinter:
             "points", total=total_points, visible=total_points > 1
         )
         self._rounds = self._progress.add_task("rounds", total=None)
+        self._total = total_points
+        self._finished = 0  # points finished or skipped so far
+        self._ran = 0  # points this invocation ran (skipped ones cost no time)
+        self._start = time.monotonic()
 
     def __enter__(self) -> ProgressPrinter:
         self._progress.start()
@@ -57,9 +62,34 @@ class ProgressPrinter:
                 f"top-1 per exit % [{top1}]{fleet_text}{depth_text}{fault_text}"
             )
         elif kind == "point_skipped":
+            self._finished += 1
             self._progress.advance(self._overall)
             self.console.print(f"{label}: finished earlier, skipped")
         elif kind == "point_done":
+            self._finished += 1
+            self._ran += 1
             self._progress.advance(self._overall)
             where = event.get("out_dir")
-            self.console.print(f"{label}: done" + (f" → {where}" if where else ""))
+            self.console.print(
+                f"{label}: done" + (f" → {where}" if where else "") + self._eta_text()
+            )
+
+    def _eta_text(self) -> str:
+        """``"  [7/105, 3 min 10 s so far, about 44 min left]"`` on a sweep; empty for one run."""
+        if self._total <= 1:
+            return ""
+        elapsed = time.monotonic() - self._start
+        left = (self._total - self._finished) * elapsed / max(self._ran, 1)
+        text = f"  [{self._finished}/{self._total}, {_duration(elapsed)} so far"
+        return text + (f", about {_duration(left)} left]" if left > 0 else "]")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

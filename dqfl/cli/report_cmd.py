@@ -1,4 +1,4 @@
-"""`dqfl report`: tables and plots from a results folder."""
+"""`dqfl report`: tables, paired differences and plots from a results folder (Markdown + HTML)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def report(
         Path | None, typer.Option(help="Where to write (default: RESULTS/report).")
     ] = None,
 ) -> None:
-    """Write report.md, CSV tables and PNG plots for every finished run under RESULTS."""
+    """Write report.md, report.html (self-contained), CSV tables and PNG plots for every finished
+    run under RESULTS: every cell mean ± 95 % CI over seeds, paired differences per seed."""
     from dqfl.errors import DqflError
     from dqfl.outputs import check_folder
     from dqfl.report import write_report
