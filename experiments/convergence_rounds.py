@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         f"First round after which the seed-mean of the deepest exit moves less than "
         f"{args.tolerance:g} point(s) over every {args.window}-round window:\n"
     )
-    print(convergence_table(rows, args.window))
+    print(convergence_table(rows))
     print()
     for r in rows:
         settled = f"round {r.settled}" if r.settled else "not settled"

@@ -16,6 +16,7 @@ import numpy as np
 
 from dqfl.report.collect import RunRecord
 from dqfl.report.curves import DEEPEST, band
+from dqfl.report.tables import method_order
 
 WINDOW = 5
 TOLERANCE = 0.01  # one point of top-1
@@ -74,16 +75,12 @@ def convergence(
                 final_mean=float(curve.mean[-1]),
             )
         )
-    from dqfl.report.tables import _method_order
-
-    return sorted(out, key=lambda c: (_method_order(c.label), c.snr_db))
+    return sorted(out, key=lambda c: (method_order(c.label), c.snr_db))
 
 
-def convergence_table(rows: Sequence[Convergence], window: int = WINDOW) -> str:
+def convergence_table(rows: Sequence[Convergence]) -> str:
     """Markdown: rows = method, columns = channel quality, cells = first settled round."""
-    from dqfl.report.tables import _method_order
-
-    labels = sorted({r.label for r in rows}, key=_method_order)
+    labels = sorted({r.label for r in rows}, key=method_order)
     snrs = sorted({r.snr_db for r in rows})
     cell = {(r.label, r.snr_db): r for r in rows}
     lines = [

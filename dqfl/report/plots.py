@@ -20,26 +20,21 @@ from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E4
 
 from dqfl.report.collect import RunRecord  # noqa: E402
 from dqfl.report.curves import DEEPEST, band, cost_band, top1_at  # noqa: E402
-from dqfl.report.tables import RunMetrics, ci_of, group  # noqa: E402
+from dqfl.report.tables import RunMetrics, ci_of, group, method_order  # noqa: E402
 
-_BASE = ("dqfl", "qfl", "classical", "centralized")
 _BAND_ALPHA = 0.18
-
-
-def _order(label: str) -> tuple[int, str]:
-    """Methods in the product's order; variants ("dqfl (strategy=fedprox)") after their method."""
-    base = label.split(" ")[0]
-    return (_BASE.index(base) if base in _BASE else len(_BASE), label)
 
 
 def _colors(labels: Sequence[str]) -> dict[str, str]:
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {label: cycle[i % len(cycle)] for i, label in enumerate(sorted(labels, key=_order))}
+    return {
+        label: cycle[i % len(cycle)] for i, label in enumerate(sorted(labels, key=method_order))
+    }
 
 
 def _styles(labels: Sequence[str]) -> dict[str, str]:
     """Marker and line style per label, so methods whose curves coincide stay visible."""
-    ordered = sorted(labels, key=_order)
+    ordered = sorted(labels, key=method_order)
     return {
         label: _MARKERS[i % len(_MARKERS)] + _LINES[i % len(_LINES)]
         for i, label in enumerate(ordered)
@@ -86,7 +81,7 @@ def accuracy_vs_quality(metrics: list[RunMetrics], path: Path) -> Path:
     """Deepest exit of the global model (left) and fleet top-1 (right) against channel quality,
     mean over seeds with the 95 % interval as a band."""
     groups = group(metrics)
-    labels = sorted({m for m, _ in groups}, key=_order)
+    labels = sorted({m for m, _ in groups}, key=method_order)
     colors, styles = _colors(labels), _styles(labels)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     titles = (("global_top1", "deepest exit, final global model"), ("fleet_top1", "fleet"))
@@ -113,7 +108,7 @@ def accuracy_vs_quality_per_exit(metrics: list[RunMetrics], path: Path) -> Path 
     if not multi:
         return None
     groups = group(multi)
-    labels = sorted({m for m, _ in groups}, key=_order)
+    labels = sorted({m for m, _ in groups}, key=method_order)
     colors, styles = _colors(labels), _styles(labels)
     n_exits = max(len(m.exit_top1) for m in multi)
     fig, axes = plt.subplots(1, n_exits, figsize=(3.6 * n_exits, 3.6), sharey=True, squeeze=False)
@@ -149,7 +144,7 @@ def accuracy_vs_cost(
     if not costly:
         return None
     snrs = representative_qualities([s for _, s in costly])
-    names = sorted({label for label, _ in costly}, key=_order)
+    names = sorted({label for label, _ in costly}, key=method_order)
     colors, styles = _colors(names), _styles(names)
     fig, axes = plt.subplots(1, len(snrs), figsize=(4.4 * len(snrs), 3.8), sharey=True,
                              squeeze=False)  # fmt: skip
@@ -186,7 +181,7 @@ def accuracy_vs_round(runs: Sequence[RunRecord], labels: Sequence[str], path: Pa
     """Rows = methods, columns = poorest/middle/best channel quality; one line per exit, the
     seed-mean with its 95 % band."""
     cells = _cells(runs, labels)
-    names = sorted({label for label, _ in cells}, key=_order)
+    names = sorted({label for label, _ in cells}, key=method_order)
     snrs = representative_qualities([s for _, s in cells])
     fig, axes = plt.subplots(
         len(names), len(snrs), figsize=(4.2 * len(snrs), 3.0 * len(names)), squeeze=False,
@@ -219,7 +214,7 @@ def accuracy_vs_round(runs: Sequence[RunRecord], labels: Sequence[str], path: Pa
 def depth_distribution(metrics: list[RunMetrics], path: Path) -> Path | None:
     """Stacked fractions of delivered depth d = 0..L per channel quality, one panel per method."""
     groups = group([m for m in metrics if m.depth_counts])
-    methods = sorted({m for m, _ in groups}, key=_order)
+    methods = sorted({m for m, _ in groups}, key=method_order)
     if not methods:
         return None
     max_depth = max(d for runs in groups.values() for r in runs for d in r.depth_counts)

@@ -88,7 +88,7 @@ def group(metrics: list[RunMetrics]) -> Groups:
     groups: dict[tuple[str, float], list[RunMetrics]] = defaultdict(list)
     for m in metrics:
         groups[(m.method, m.snr_db)].append(m)
-    return dict(sorted(groups.items(), key=lambda kv: (_method_order(kv[0][0]), kv[0][1])))
+    return dict(sorted(groups.items(), key=lambda kv: (method_order(kv[0][0]), kv[0][1])))
 
 
 def ci_of(runs: Iterable[RunMetrics], value: Callable[[RunMetrics], float]) -> Interval:
@@ -106,7 +106,7 @@ def _exit(i: int, attr: str = "exit_top1") -> Callable[[RunMetrics], float]:
 
 def top1_table(groups: Groups, attr: str) -> str:
     """Markdown: rows = method, columns = channel quality, cells = top-1 % mean ± 95 % CI."""
-    methods = sorted({k[0] for k in groups}, key=_method_order)
+    methods = sorted({k[0] for k in groups}, key=method_order)
     snrs = sorted({k[1] for k in groups})
     header = "| method | " + " | ".join(f"{s:g} dB" for s in snrs) + " |"
     lines = [header, "|" + "---|" * (len(snrs) + 1)]
@@ -167,7 +167,7 @@ PAIRED_METRICS = (
 def comparisons(labels: Iterable[str]) -> list[tuple[str, str]]:
     """Pairs (a, b) reported as a − b: every dqfl label against every qfl and classical label,
     then, per method with grid variants, each variant against the first one."""
-    labels = sorted(set(labels), key=_method_order)
+    labels = sorted(set(labels), key=method_order)
     pairs = [
         (a, b)
         for a in labels
@@ -260,7 +260,7 @@ def runs_csv(metrics: list[RunMetrics]) -> str:
         + ["mean_depth", "bits_per_round", "energy_j_per_round", "airtime_s_per_round"]
         + ["total_energy_j", "total_airtime_s", "wall_s"]
     )
-    for m in sorted(metrics, key=lambda m: (_method_order(m.method), m.snr_db, m.seed)):
+    for m in sorted(metrics, key=lambda m: (method_order(m.method), m.snr_db, m.seed)):
         exits = [f"{v:.4f}" for v in m.exit_top1] + [""] * (n_exits - len(m.exit_top1))
         writer.writerow(
             [m.method, m.strategy, f"{m.snr_db:g}", m.seed, f"{m.fleet_top1:.4f}"]
@@ -335,7 +335,8 @@ def cells_csv(groups: Groups) -> str:
 _ORDER = {"dqfl": 0, "qfl": 1, "classical": 2, "centralized": 3}
 
 
-def _method_order(method: str) -> tuple[int, str]:
+def method_order(method: str) -> tuple[int, str]:
+    """Methods in the product's order; variants ("dqfl (strategy=fedprox)") after their method."""
     return (_ORDER.get(base_method(method), 99), method)
 
 
