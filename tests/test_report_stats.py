@@ -178,3 +178,24 @@ def test_knob_sweep_pairs_each_variant_with_the_first(tmp_path: Path) -> None:
     text = write_report(tmp_path).read_text()
     # true − false per seed: −0.05, −0.04, −0.03 → mean −4, s 1, sem 0.57735, × 4.3027 = 2.484
     assert "| dqfl (plan_depth=True) − dqfl (plan_depth=False) | -4.0 ± 2.5 * (3/3 seeds) |" in text
+
+
+def test_publish_report_copies_figures_and_points_links_at_the_copies(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "publish_report", ROOT / "experiments" / "publish_report.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for seed in (0, 1):
+        _fake_run(tmp_path / "sweep", "dqfl", 5.0, seed, [0.3, 0.6])
+        _fake_run(tmp_path / "sweep", "qfl", 5.0, seed, [0.3, 0.5])
+    report = write_report(tmp_path / "sweep")
+    docs = tmp_path / "docs"
+    assert script.main([str(report.parent), "--prefix", "x_", "--docs", str(docs)]) == 0
+    text = (docs / "x_report.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert "figures/x_acc_vs_quality.png" in links and "x_paired.csv" in links
+    assert all((docs / link).is_file() for link in links), links
+    assert script.main([str(tmp_path / "nothing"), "--docs", str(docs)]) == 2
