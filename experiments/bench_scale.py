@@ -25,11 +25,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Summed RSS of ``root_pid`` and all its descendants (Linux /proc)."""
+def _kind(pid: int) -> str:
+    """A short name for a process of the tree (the driver, Ray actors, Ray's daemons)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "gone"
+    if pid == os.getpid():
+        return "driver"
+    args = cmd.split() or ["?"]
+    if args[0].startswith("ray::"):  # a Ray worker names itself after its actor
+        return args[0]
+    script = next((a for a in args[1:] if a.endswith(".py")), args[0])
+    return Path(script).name.removesuffix(".py")  # raylet, gcs_server, default_worker, ...
+
+
+def _tree_sample(root_pid: int) -> tuple[int, dict[int, float]]:
+    """Summed RSS of ``root_pid`` and all its descendants, and each one's CPU seconds so far
+    (user + system; Linux /proc)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    cpu: dict[int, float] = {}
     page = os.sysconf("SC_PAGE_SIZE")
+    tick = os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -38,18 +56,67 @@ def _tree_rss_bytes(root_pid: int) -> int:
             statm = Path(f"/proc/{entry}/statm").read_text().split()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
+        fields = stat.rsplit(")", 1)[1].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
         rss[int(entry)] = int(statm[1]) * page
-    total, stack = 0, [root_pid]
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, stack, tree_cpu = 0, [root_pid], {}
     while stack:
         pid = stack.pop()
         total += rss.get(pid, 0)
+        tree_cpu[pid] = cpu.get(pid, 0.0)
         stack.extend(children.get(pid, []))
-    return total
+    return total, tree_cpu
 
 
-def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> dict:
+class _Tracker:
+    """Samples the process tree every 0.5 s: peak summed RSS, CPU seconds per process."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak_rss = 0
+        self.cpu_s: dict[int, float] = {}  # last CPU seconds seen per process (dead ones kept)
+        self.kinds: dict[int, str] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def sample(self) -> float:
+        """Sample now; return the tree's CPU seconds so far (dead processes included)."""
+        rss, cpu = _tree_sample(self.root)
+        with self._lock:
+            self.peak_rss = max(self.peak_rss, rss)
+            self.cpu_s.update(cpu)
+            for pid in cpu:
+                if (kind := _kind(pid)) != "gone":
+                    self.kinds[pid] = kind
+            return sum(self.cpu_s.values())
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.5)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu_s[self.root] = own.ru_utime + own.ru_stime
+
+    def by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for pid, seconds in self.cpu_s.items():
+            kind = self.kinds.get(pid, "other")
+            out[kind] = round(out.get(kind, 0.0) + seconds, 1)
+        return dict(sorted(out.items()))
+
+
+def run_size(
+    n: int, rounds: int, samples: int, fraction: float, out: Path, extra: list[str]
+) -> dict:
     """One fleet size in this process: returns the measurements."""
     from dqfl.cli.apps import run_points
     from dqfl.config import load_config
@@ -64,23 +131,22 @@ def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> d
             f"federation.fraction={fraction}",
             f"name=scale-{n}",
             f"output_dir={out}",
+            *extra,
         ],
     )
-    peak = {"tree": 0}
-    stop = threading.Event()
+    tracker = _Tracker(os.getpid())
+    marks: list[float] = []  # tree CPU seconds at the point's start and at each round's record
 
-    def sample() -> None:
-        while not stop.is_set():
-            peak["tree"] = max(peak["tree"], _tree_rss_bytes(os.getpid()))
-            stop.wait(0.5)
+    def progress(event: dict) -> None:
+        if event.get("event") in ("point_start", "round"):
+            marks.append(tracker.sample())
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
+    load_before = os.getloadavg()[0]
+    tracker.start()
     t0 = time.perf_counter()
-    summary = run_points([(cfg, out / cfg.run_name())])[0]
+    summary = run_points([(cfg, out / cfg.run_name())], progress)[0]
     wall = time.perf_counter() - t0
-    stop.set()
-    sampler.join()
+    tracker.stop()
     rows = [json.loads(line) for line in (out / cfg.run_name() / HISTORY).read_text().splitlines()]
     return {
         "vehicles": n,
@@ -90,9 +156,13 @@ def run_size(n: int, rounds: int, samples: int, fraction: float, out: Path) -> d
         "round_wall_s": [round(r["wall_s"], 2) for r in rows],
         "total_wall_s": round(wall, 1),
         "driver_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "tree_peak_rss_mb": round(peak["tree"] / 1024**2, 1),
+        "tree_peak_rss_mb": round(tracker.peak_rss / 1024**2, 1),
         "final_top1": [round(a, 3) for a in summary["top1"]],
         "failures": summary["total_failures"],
+        "round_tree_cpu_s": [round(b - a, 1) for a, b in zip(marks, marks[1:], strict=False)],
+        "tree_cpu_s": round(sum(tracker.cpu_s.values()), 1),
+        "cpu_s_by_process": tracker.by_kind(),
+        "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "cpus": os.cpu_count(),
     }
 
@@ -103,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--samples", type=int, default=10, help="samples per vehicle")
     parser.add_argument("--fraction", type=float, default=1.0)
+    parser.add_argument(
+        "--set", action="append", default=[], help="extra config override (repeatable)"
+    )
     parser.add_argument("--single", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -110,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.single is not None:
         print(
             "RESULT "
-            + json.dumps(run_size(args.single, args.rounds, args.samples, args.fraction, out))
+            + json.dumps(
+                run_size(args.single, args.rounds, args.samples, args.fraction, out, args.set)
+            )
         )
         return 0
     results = []
@@ -128,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             str(args.fraction),
             "--out",
             str(out),
+            *(f"--set={kv}" for kv in args.set),
         ]
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)

@@ -19,6 +19,7 @@ from dqfl.config import RunConfig
 from dqfl.errors import DqflError
 from dqfl.federation.common import emit as _emit
 from dqfl.federation.common import point_event
+from dqfl.federation.flower_dispatch import linear_dispatch
 from dqfl.federation.methods import method
 from dqfl.federation.results import reusable_summary
 
@@ -129,12 +130,13 @@ def simulate(
     n_nodes = max(cfg.data.n_vehicles for cfg, _ in points)
     quiet = _quiet_flower()
     try:
-        run_simulation(
-            server_app=server_app,
-            client_app=apps.client_app,
-            num_supernodes=n_nodes,
-            backend_config=backend_config(points),
-        )
+        with linear_dispatch():  # Flower's own extractor is O(nodes x messages) per sweep
+            run_simulation(
+                server_app=server_app,
+                client_app=apps.client_app,
+                num_supernodes=n_nodes,
+                backend_config=backend_config(points),
+            )
     finally:
         quiet()
     if len(sink) != len(points):
