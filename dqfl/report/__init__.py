@@ -81,6 +81,17 @@ def write_report(results: str | Path, out_dir: str | Path | None = None) -> Path
             "brackets the seeds whose difference has the sign of the mean."
         ),
     ]
+    n_tests = sum(1 for rows in paired.values() for r in rows if r.diff.interval.has_interval)
+    if n_tests:
+        marked = sum(1 for rows in paired.values() for r in rows if r.diff.significant)
+        blocks.append(
+            Text(
+                f"{marked} of the {n_tests} paired intervals below exclude 0. Each is a 95 % "
+                f"interval on its own: with no true difference anywhere about {0.05 * n_tests:.1f} "
+                "of them would exclude 0 by chance, so read an isolated mark with care and a "
+                "pattern across channel qualities with more confidence."
+            )
+        )
     for metric, title in PAIRED_METRICS:
         blocks += [Heading(f"Paired differences: {title}"), Table(paired_table(paired[metric]))]
     blocks += [
