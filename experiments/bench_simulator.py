@@ -1,198 +1,374 @@
-"""Training-step throughput of the DQNN simulators, side by side in one process.
+"""Training-step speed of the DQNN simulators, side by side in one process, one CPU thread.
 
-Forward + backward of the all-exit loss (mean cross-entropy over the L exits), batch 64, L=4:
-the torch backend against PennyLane ``default.qubit`` as a skilled user runs it (one QNode per
-forward, backprop, parameter broadcasting, ``qml.Snapshot`` probabilities for the earlier exits:
-exactly the ``backend="pennylane"`` reference) and TorchQuantum if it imports; then the
-exact noisy path (torch density matrices vs PennyLane ``default.mixed``). Also estimates the
-FLOPs of the torch algorithm and compares with the measured peak of a large float32 matmul.
-Prints a Markdown table. Timings are medians of interleaved repeats; on a shared machine read
-the ratios, not the absolute numbers.
+Workload (the same for every simulator; see ``simulator_peers.py``): the DEFAULT model
+(``ModelConfig()`` defaults: 4 blocks of U3 + CU3 ring, amplitude encoding, shared z_zz_all
+readout) at n qubits, one step = forward through every exit + the all-exit cross-entropy loss +
+backward to every parameter. The optimiser step is NOT included. Ours is built through
+``dqfl.quantum.build_model``, so it measures whatever ``simulator="auto"`` picks.
 
-    python experiments/bench_simulator.py [--quick] [--threads N]
+Peers (each configured as its skilled users would, outputs and angle gradients checked against
+ours before timing): PennyLane default.qubit (our ``backend="pennylane"``: one QNode per forward,
+backprop, broadcasting, snapshots), lightning.qubit (adjoint), Qulacs, TensorCircuit-NG (JAX,
+jit), TorchQuantum; a peer that does not import prints its error as its row. Repetitions are
+interleaved round-robin (with a 1024x1024 float32 matmul, whose median gives the single-thread
+peak the useful FLOPs are compared with); medians are reported. Then the noisy paths: exact
+density matrices (ours vs PennyLane default.mixed) and trajectories (cost vs the noiseless step,
+standard error of the loss at the trajectory count, a recommended count).
+
+    python experiments/bench_simulator.py [--quick] [--sizes 6,8,10,12] [--batches 32,128]
+        [--reps 5] [--peers pennylane,lightning,qulacs,tensorcircuit,torchquantum] [--out F.md]
 """
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
+import os
 
-import torch
-import torch.nn.functional as F
+# One CPU thread for every library, set before any of them loads.
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[_var] = "1"
+os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-from dqfl.quantum import DQNN
-from dqfl.quantum.noise import NoiseModel
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
 
-BATCH, LAYERS, CLASSES = 64, 4, 10
+import torch  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import simulator_peers as peers  # noqa: E402
 
-def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
-    def step() -> None:
-        model.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = sum(F.cross_entropy(z, y) for z in logits) / len(logits)
-        loss.backward()
-
-    return step
-
-
-def timed(fns: dict[str, object], reps: int, min_time: float = 0.0) -> dict[str, float]:
-    """Median seconds per call of each fn, interleaving the candidates to share the noise."""
-    for f in fns.values():
-        f()  # warm-up
-    out = {k: [] for k in fns}
-    for _ in range(reps):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            out[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in out.items()}
+LAYERS = 4  # the default model's blocks (= layers: one layer per block)
+SGEMM = 1024
+NOISE = {"depolarizing": 0.01, "t1": 50.0, "t2": 40.0}  # gate times: the config defaults
 
 
-def matmul_peak_gflops(size: int = 2048, reps: int = 5) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
-    best = float("inf")
-    for _ in range(reps):
+# ---------------------------------------------------------------------------- timing
+class Clock:
+    """Round-robin timing; every round also times one SGEMM so the peak is measured under the
+    same load as the steps."""
+
+    def __init__(self) -> None:
+        self.a, self.b = torch.randn(SGEMM, SGEMM), torch.randn(SGEMM, SGEMM)
+        self.sgemm: list[float] = []
+
+    def _matmul(self) -> None:
         t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * size**3 / best / 1e9
+        self.a @ self.b
+        self.sgemm.append(time.perf_counter() - t)
+
+    def run(self, fns: dict[str, Callable[[], object]], reps: int, budget: float):
+        """Median seconds per call of each fn; a fn stops repeating once it has spent
+        ``budget`` seconds (after at least one timed call). Returns (medians, counts)."""
+        times: dict[str, list[float]] = {k: [] for k in fns}
+        names = list(fns)
+        for r in range(reps):
+            self._matmul()
+            for k in names[r % len(names) :] + names[: r % len(names)]:
+                if times[k] and sum(times[k]) > budget:
+                    continue
+                t = time.perf_counter()
+                fns[k]()
+                times[k].append(time.perf_counter() - t)
+        return {k: statistics.median(v) for k, v in times.items()}, {
+            k: len(v) for k, v in times.items()
+        }
+
+    def peak_gflops(self) -> float:
+        return 2 * SGEMM**3 / statistics.median(self.sgemm) / 1e9
 
 
-def torch_flops(n: int, simulator: str) -> float:
-    """Floating-point operations of one forward+backward step (backward ~ 2x forward)."""
-    d, b = 2**n, BATCH
-    if simulator == "dense":
-        fwd = 2 * b * d * (2 * d) + (LAYERS - 1) * 2 * b * (2 * d) * (2 * d)
-        fwd += LAYERS * 8 * n * d * d  # building the unitaries (CU3 on half the rows)
-    else:  # fused: blocks of 2**(h+1) and 2**(n-h) on the state, wrap CU3 on half of it
-        h = n // 2
-        per_layer = 8 * b * d * (2 ** (h + 1) + 2 ** (n - h)) + 8 * b * d
-        fwd = LAYERS * per_layer
-    return 3.0 * fwd
+def useful_flops(n: int, batch: int) -> float:
+    """21 n 2^n per layer per sample forward (n U3s on every amplitude pair, n CU3s on half),
+    x3 with the backward."""
+    return 3 * 21 * n * 2**n * LAYERS * batch
 
 
-def torchquantum_step(n: int, x: torch.Tensor, y: torch.Tensor):
-    import torchquantum as tq  # noqa: F401  (import errors are reported by the caller)
-    import torchquantum.functional as tqf
-
-    params = torch.nn.Parameter(torch.rand(LAYERS, 2, n, 3))
-    readout = torch.nn.Parameter(torch.zeros(LAYERS, CLASSES))
-    xs = x / x.norm(dim=1, keepdim=True)
-
-    def step() -> None:
-        qdev = tq.QuantumDevice(n_wires=n, bsz=x.shape[0])
-        qdev.set_states(xs.to(torch.complex64).reshape(x.shape[0], *([2] * n)))
-        loss = 0.0
-        for layer in range(LAYERS):
-            for i in range(n):
-                tqf.u3(qdev, wires=i, params=params[layer, 0, i].unsqueeze(0))
-            for i in range(n):
-                tqf.cu3(qdev, wires=[i, (i + 1) % n], params=params[layer, 1, i].unsqueeze(0))
-            p = qdev.get_states_1d().abs() ** 2
-            groups = torch.zeros(2**n, CLASSES)
-            groups[torch.arange(2**n), torch.arange(2**n) % CLASSES] = 1
-            loss = loss + F.cross_entropy(torch.log(p @ groups + 1e-6) + readout[layer], y)
-        loss.backward()
-
-    return step
+def data(n: int, batch: int, seed: int = 0):
+    gen = torch.Generator().manual_seed(seed + 1000 * n + batch)
+    return torch.rand(batch, 2**n, generator=gen), torch.randint(0, 10, (batch,), generator=gen)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
-    ap.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads (default 1: stable on a shared CPU; 0: leave as is)",
-    )
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    reps = 3 if args.quick else 7
-    sizes = (6, 8) if args.quick else (6, 8, 10)
-    gen = torch.Generator().manual_seed(0)
-    peak = matmul_peak_gflops()
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-        f"float32 matmul peak {peak:.1f} GFLOP/s\n"
-    )
+def max_diff(check, ref) -> tuple[float, float]:
+    feats, (gu, gc) = check
+    rfeats, (ru, rc) = ref
+    f = max(float((a - b).abs().max()) for a, b in zip(feats, rfeats, strict=True))
+    g = max(float((gu - ru).abs().max()), float((gc - rc).abs().max()))
+    return f, g
 
-    tq_note = ""
-    try:
-        import torchquantum  # noqa: F401
-    except Exception as exc:  # broken optional dependency: report, do not fail
-        tq_note = f"TorchQuantum unavailable ({type(exc).__name__}: {exc})"
-        print(tq_note + "\n")
 
+# ---------------------------------------------------------------------------- statevector rows
+def statevector_rows(args, clock: Clock) -> list[dict]:
     rows = []
-    for n in sizes:
-        x = torch.rand(BATCH, 2**n, generator=gen)
-        y = torch.randint(0, CLASSES, (BATCH,), generator=gen)
-        fast = DQNN(n, LAYERS, CLASSES)
-        ref = DQNN(n, LAYERS, CLASSES, backend="pennylane")
-        ref.load_state_dict(fast.state_dict())
-        fns = {"torch": step_fn(fast, x, y), "pennylane": step_fn(ref, x, y)}
-        if not tq_note:
-            fns["torchquantum"] = torchquantum_step(n, x, y)
-        t = timed(fns, reps if n < 10 else max(2, reps // 2))
-        sim = "dense" if n <= 6 else "fused"
-        gflops = torch_flops(n, sim) / t["torch"] / 1e9
-        rows.append(
-            (
-                f"statevector n={n}",
-                f"torch ({sim})",
-                BATCH / t["torch"],
-                BATCH / t["pennylane"],
-                t["pennylane"] / t["torch"],
-                (
-                    f"{BATCH / t['torchquantum']:.0f} ({t['torchquantum'] / t['torch']:.1f}x)"
-                    if "torchquantum" in t
-                    else "n/a"
-                ),
-                f"{gflops:.2f} GF/s = {100 * gflops / peak:.1f}%",
-            )
-        )
-        print(rows[-1], flush=True)
+    for n in args.sizes:
+        for batch in args.batches:
+            x, y = data(n, batch)
+            ours = peers.ours(n, x, y)
+            ref = ours.check()  # also a warm-up step
+            fns = {"ours": ours.step}
+            cells = {"ours": {"label": ours.label, "diff": None}}
+            for name in args.peers:
+                why = peers.unavailable(name)
+                if why:
+                    rows.append(_note_row(n, batch, f"{name}: {why}"))
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    peer = peers.PEERS[name][1](ours.model, x, y)
+                    t1 = time.perf_counter()
+                    check = peer.check()  # first step: compiles (jit) and checks
+                    first = time.perf_counter() - t1
+                    diff = max_diff(check, ref)
+                except Exception as exc:  # a peer's failure is a row, not the end of the run
+                    rows.append(
+                        _note_row(n, batch, f"{name}: failed ({type(exc).__name__}: {exc})")
+                    )
+                    continue
+                cells[name] = {"label": peer.label, "diff": diff, "setup": t1 - t0 + first}
+                if first > args.max_step:  # too slow to repeat: its one checked step, untimed order
+                    cells[name]["single"] = first
+                else:
+                    fns[name] = peer.step
+            med, count = clock.run(fns, args.reps, args.budget)
+            for name, cell in cells.items():
+                single = cell.get("single")
+                seconds = single if single is not None else med[name]
+                rows.append(
+                    {
+                        "n": n,
+                        "batch": batch,
+                        "name": name,
+                        "label": cell["label"],
+                        "s": seconds,
+                        "ratio": None if name == "ours" else seconds / med["ours"],
+                        "flops": useful_flops(n, batch) / seconds,
+                        "diff": cell["diff"],
+                        "reps": "1 (first step, not interleaved)" if single else count[name],
+                        "setup": cell.get("setup"),
+                    }
+                )
+                print(_row_text(rows[-1], clock.peak_gflops()), flush=True)
+            del ours
+    return rows
 
-    noise = NoiseModel(depolarizing=0.01, t1=50.0, t2=40.0, gate_time_1q=0.05, gate_time_2q=0.3)
-    for n in (4,) if args.quick else (4, 6):
-        x = torch.rand(BATCH, 2**n, generator=gen)
-        y = torch.randint(0, CLASSES, (BATCH,), generator=gen)
-        fast = DQNN(n, LAYERS, CLASSES, noise=noise, noise_method="density")
-        ref = DQNN(n, LAYERS, CLASSES, noise=noise, backend="pennylane", device="default.mixed")
-        ref.load_state_dict(fast.state_dict())
-        t = timed({"torch": step_fn(fast, x, y), "pennylane": step_fn(ref, x, y)}, reps)
-        rows.append(
-            (
-                f"density n={n}",
-                "torch density",
-                BATCH / t["torch"],
-                BATCH / t["pennylane"],
-                t["pennylane"] / t["torch"],
-                "n/a",
-                "",
-            )
-        )
-        print(rows[-1], flush=True)
 
-    print("\nTraining step (forward + backward, all-exit loss), batch 64, L=4, 10 classes:\n")
-    print(
-        "| circuit | ours | ours samples/s | PennyLane samples/s | speed-up "
-        "| TorchQuantum samples/s | ours vs fp32 matmul peak |"
+def _note_row(n: int, batch: int, text: str) -> dict:
+    print(f"| {n} | {batch} | {text} |", flush=True)
+    return {"n": n, "batch": batch, "note": text}
+
+
+def _row_text(r: dict, peak: float) -> str:
+    if "note" in r:
+        return f"| {r['n']} | {r['batch']} | {r['note']} | | | | | | |"
+    ratio = "—" if r["ratio"] is None else f"**{r['ratio']:.1f}x**"
+    gf = r["flops"] / 1e9
+    diff = "reference" if r["diff"] is None else f"{r['diff'][0]:.1e} / {r['diff'][1]:.1e}"
+    setup = f"{r['setup']:.1f}" if r.get("setup") is not None else ""
+    return (
+        f"| {r['n']} | {r['batch']} | {r['label']} | {1e3 * r['s']:.1f} | "
+        f"{r['batch'] / r['s']:.0f} | {ratio} | {gf:.2f} ({100 * gf / peak:.1f}%) | {diff} | "
+        f"{r['reps']} | {setup} |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for name, ours, a, b, r, tq, f in rows:
-        print(f"| {name} | {ours} | {a:.0f} | {b:.0f} | {r:.1f}x | {tq} | {f} |")
-    if tq_note:
-        print(f"\n{tq_note}")
-    print(
-        "PennyLane: default.qubit (backprop, broadcasting) for statevector rows, default.mixed "
-        "(backprop) for density rows; one QNode per forward, snapshots for the earlier exits."
+
+
+# ---------------------------------------------------------------------------- noisy rows
+def density_rows(args, clock: Clock) -> list[str]:
+    out = []
+    batch = 32
+    for n in args.density_sizes:
+        x, y = data(n, batch)
+        ours = peers.ours(n, x, y, noise_method="density", **NOISE)
+        ref = ours.check()
+        pl_model = peers.default_model(n, backend="pennylane", device="default.mixed", **NOISE)
+        pl_model.load_state_dict(ours.model.state_dict())
+        pl = peers.TorchModelPeer(
+            pl_model, x, y, f"{peers.distribution('pennylane')} default.mixed (backprop, snapshots)"
+        )
+        f, g = max_diff(pl.check(), ref)
+        med, count = clock.run({"ours": ours.step, "pl": pl.step}, args.reps, args.budget)
+        for name, label, d in (("ours", "dqfl torch density matrices", "reference"),
+                               ("pl", pl.label, f"{f:.1e} / {g:.1e}")):  # fmt: skip
+            ratio = "—" if name == "ours" else f"**{med['pl'] / med['ours']:.1f}x**"
+            out.append(
+                f"| {n} | {batch} | {label} | {1e3 * med[name]:.1f} | {batch / med[name]:.0f} | "
+                f"{ratio} | {d} | {count[name]} |"
+            )
+            print(out[-1], flush=True)
+    return out
+
+
+def trajectory_rows(args, clock: Clock) -> tuple[list[str], list[str]]:
+    """Cost and loss error of the trajectory path at each trajectory count."""
+    rows, advice = [], []
+    batch = 32
+    for n in args.trajectory_sizes:
+        x, y = data(n, batch)
+        clean = peers.ours(n, x, y)
+        clean.check()
+        counts = args.trajectories
+        models = {
+            t: peers.ours(n, x, y, noise_method="trajectories", n_trajectories=t, **NOISE)
+            for t in counts
+        }
+        for m in models.values():
+            m.model.load_state_dict(clean.model.state_dict())
+            m.step()  # warm-up
+        med, _ = clock.run(
+            {"clean": clean.step} | {t: m.step for t, m in models.items()}, args.reps, args.budget
+        )
+        exact = None
+        if n <= 8:  # the exact noisy loss (density matrices), to show the estimator's bias
+            dens = peers.ours(n, x, y, noise_method="density", **NOISE)
+            dens.model.load_state_dict(clean.model.state_dict())
+            exact = dens.loss()
+        se_batch = _batch_se(models[max(counts)])
+        chosen = None
+        for t, m in models.items():
+            draws = [m.loss() for _ in range(args.draws)]
+            mean, se = statistics.mean(draws), statistics.stdev(draws)
+            cost = med[t] / med["clean"]
+            bias = "" if exact is None else f"{mean - exact:+.4f}"
+            rows.append(
+                f"| {n} | {batch} | {t} | {1e3 * med[t]:.1f} | {cost:.1f}x | {mean:.4f} | "
+                f"{se:.4f} | {bias} | {se / se_batch:.2f} |"
+            )
+            print(rows[-1], flush=True)
+            if chosen is None and se <= 0.5 * se_batch:
+                chosen = (t, cost, se)
+        if chosen:
+            t, cost, se = chosen
+            advice.append(
+                f"n = {n}: **{t} trajectories** — the smallest count whose loss standard error "
+                f"({se:.4f}) is at most half the mini-batch standard error of the loss "
+                f"({se_batch:.4f}, batch {batch}), so trajectory noise adds at most a quarter to "
+                f"the noise SGD already has; a step costs {cost:.1f}x the noiseless step "
+                f"(issue target at n = 8: within 10x)."
+            )
+        else:
+            advice.append(
+                f"n = {n}: none of {list(counts)} trajectories reaches half the mini-batch "
+                f"standard error ({se_batch:.4f}); use more."
+            )
+    return rows, advice
+
+
+def _batch_se(peer) -> float:
+    """Standard error of the batch-mean loss over the samples (its mini-batch noise)."""
+    import torch.nn.functional as F
+
+    with torch.no_grad():
+        logits = peer.model(peer.x)
+        per = torch.stack([F.cross_entropy(z, peer.y, reduction="none") for z in logits]).mean(0)
+    return float(per.std() / len(per) ** 0.5)
+
+
+# ---------------------------------------------------------------------------- main
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ints = lambda s: tuple(int(v) for v in s.split(",") if v)  # noqa: E731
+    ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (< ~1 min)")
+    ap.add_argument("--sizes", type=ints, help="qubit counts (default 6,8,10,12)")
+    ap.add_argument("--batches", type=ints, help="batch sizes (default 32,128)")
+    ap.add_argument("--reps", type=int, help="interleaved repetitions (default 5)")
+    ap.add_argument(
+        "--peers",
+        type=lambda s: tuple(v for v in s.split(",") if v),
+        help=f"simulators next to ours (default all: {','.join(peers.PEERS)})",
     )
+    ap.add_argument("--budget", type=float, default=20.0, help="seconds per simulator and cell")
+    ap.add_argument(
+        "--max-step", type=float, default=15.0, help="slower first steps are not repeated"
+    )
+    ap.add_argument("--no-noise", action="store_true", help="skip the noisy rows")
+    ap.add_argument("--out", type=Path, help="also write the tables as Markdown here")
+    args = ap.parse_args(argv)
+    quick = args.quick
+    args.sizes = args.sizes or ((6, 8) if quick else (6, 8, 10, 12))
+    args.batches = args.batches or ((32,) if quick else (32, 128))
+    args.reps = args.reps or (3 if quick else 5)
+    args.peers = args.peers or (
+        ("pennylane", "qulacs", "torchquantum") if quick else tuple(peers.PEERS)
+    )
+    unknown = [p for p in args.peers if p not in peers.PEERS]
+    if unknown:
+        ap.error(f"unknown peers {unknown}; choose from {', '.join(peers.PEERS)}")
+    args.density_sizes = (4,) if quick else (4, 6)
+    args.trajectory_sizes = (8,) if quick else (8, 10)
+    args.trajectories = (4, 16) if quick else (4, 8, 16, 32)
+    args.draws = 4 if quick else 8
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    t_start = time.perf_counter()
+    clock = Clock()
+    head = (
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread "
+        f"(OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}), Python {platform.python_version()}, "
+        f"{platform.processor() or platform.machine()}"
+    )
+    print(head, flush=True)
+    rows = statevector_rows(args, clock)
+    peak = clock.peak_gflops()
+    lines = [
+        "Training step of the default model (forward through the 4 exits + all-exit loss + "
+        "backward; no optimiser step), 1 CPU thread, medians of interleaved repeats:",
+        "",
+        "| n | batch | simulator and configuration | ms/step | samples/s | peer time / ours "
+        "| useful GFLOP/s (% of sgemm peak) | max abs diff vs ours: features / angle grads "
+        "| timed steps | setup+first step s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *(_row_text(r, peak) for r in rows),
+        "",
+        f"Useful FLOPs = 3 x 21 n 2^n per layer per sample (forward 21 n 2^n, backward 2x); "
+        f"peak = median single-thread float32 {SGEMM}x{SGEMM} matmul in this run, "
+        f"{peak:.1f} GFLOP/s ({len(clock.sgemm)} interleaved samples). 'peer time / ours' > 1: "
+        "ours is that many times faster. Features = each exit's <Z_i>, <Z_i Z_j>.",
+    ]
+    note = peers.original_torchquantum_note()
+    if note and "torchquantum" in args.peers:
+        lines.append(f"torchquantum (original): {note}.")
+    if not args.no_noise:
+        print("\nnoisy rows", flush=True)
+        dens = density_rows(args, clock)
+        traj, advice = trajectory_rows(args, clock)
+        lines += [
+            "",
+            f"Noisy step (depolarizing {NOISE['depolarizing']}, T1 {NOISE['t1']} us, "
+            f"T2 {NOISE['t2']} us, gate times 0.05 / 0.3 us), exact density matrices:",
+            "",
+            "| n | batch | simulator | ms/step | samples/s | peer time / ours "
+            "| max abs diff: features / angle grads | timed steps |",
+            "|---|---|---|---|---|---|---|---|",
+            *dens,
+            "",
+            "Trajectories (ours), same noise; loss = the all-exit loss of one batch, its mean and "
+            f"standard deviation over {args.draws} independent trajectory draws (= the standard "
+            "error of the loss estimate at that count); bias = mean minus the exact "
+            "density-matrix loss (n <= 8); last column = that standard error over the mini-batch "
+            "standard error of the loss:",
+            "",
+            "| n | batch | trajectories | ms/step | cost vs noiseless step | loss | "
+            "standard error | bias | / mini-batch SE |",
+            "|---|---|---|---|---|---|---|---|---|",
+            *traj,
+            "",
+            *[f"- {a}" for a in advice],
+        ]
+    lines += ["", f"{head}; whole benchmark {time.perf_counter() - t_start:.0f} s."]
+    text = "\n".join(lines)
+    print("\n" + text)
+    if args.out:
+        args.out.write_text(text + "\n")
+        print(f"\nwrote {args.out}")
 
 
 if __name__ == "__main__":

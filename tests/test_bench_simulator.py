@@ -18,5 +18,8 @@ def test_bench_simulator_quick_prints_its_table():
         timeout=600,
         check=True,
     ).stdout
-    assert "| statevector n=8 | torch (fused) |" in out
-    assert "PennyLane: default.qubit" in out and "one QNode per forward" in out
+    assert "| 8 | 32 | dqfl torch (simulator=auto" in out
+    assert "default.qubit: one QNode per forward, backprop, broadcasting, qml.Snapshot" in out
+    assert "useful GFLOP/s (% of sgemm peak)" in out
+    assert "default.mixed" in out and "| 8 | 32 | 16 |" in out  # density and trajectory rows
+    assert "failed (" not in out  # every installed peer ran and was compared
