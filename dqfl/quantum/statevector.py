@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import torch
 
-from dqfl.quantum import gates
+from dqfl.quantum import adjoint, gates
 from dqfl.quantum._wires import apply_to_state
 from dqfl.quantum.circuit import Circuit
 
-SIMULATORS = ("auto", "dense", "fused", "gatewise")
+SIMULATORS = ("auto", "adjoint", "dense", "fused", "gatewise")
 DENSE_MAX_QUBITS = 6  # measured crossover (batch 64, 1 CPU thread): dense wins up to 6 qubits
 
 
@@ -200,6 +200,10 @@ def run(
     u3, cu3 = u3[: depth * k], cu3[: depth * k]
     if circuit.data_reuploaded:
         simulator = "gatewise"
+    if simulator == "auto" and adjoint.supports(circuit):
+        simulator = "adjoint"
+    if simulator == "adjoint":
+        return adjoint.adjoint_exits(psi0, u3, cu3, circuit)
     if simulator == "auto":
         if circuit.n_qubits <= DENSE_MAX_QUBITS:
             simulator = "dense"

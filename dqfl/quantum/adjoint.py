@@ -1,0 +1,307 @@
+"""The training fast path: U3 + CU3 layers with a hand-derived (adjoint) backward pass.
+
+Autograd through a statevector simulation records hundreds of small operations per step (every
+gate, reshape, stack and cast, forward and backward), and at the DQNN's sizes their bookkeeping,
+not arithmetic, is the cost. :class:`LayerCircuit` is one ``torch.autograd.Function`` whose
+forward and backward are written out:
+
+* **Plan** (:func:`plan_layer`, once per circuit): a layer's gates are grouped into *segments*,
+  contiguous wire ranges whose gates are multiplied into one ``2**k x 2**k`` matrix (the whole
+  layer up to 6 qubits; halves ``0..n/2`` and ``n/2..n-1`` above), plus *direct* gates that fit no
+  segment (the ring's wrap-around CU3), applied to the state as they are. Gates move into an
+  earlier segment only past gates on other wires, so the product is unchanged.
+* **Forward**: the segment matrices of every layer are built at once (gates applied to identity
+  rows, batched over layers), then the column-major ``(2**n, B)`` state goes through one matmul
+  per segment and one small update per direct gate; exits record ``|psi|**2``.
+* **Backward** (the adjoint method): the cotangent ``lam`` runs back through the steps,
+  ``lam <- M^H lam``, and every step's matrix gets ``dL/dM = sum lam psi^H`` over the batch; the
+  segment matrices then pass their cotangents back through their own gates (batched over
+  layers again), and every 2x2 gate matrix ``G`` gives its angles by the closed form
+  ``dL/dtheta = Re sum(conj(dL/dG) * dG/dtheta)`` (torch's convention for complex gradients:
+  ``dL/dRe + i dL/dIm``).
+
+The state part costs a handful of large operations per layer and the matrix part is independent
+of the batch, so a step is a few hundred operations without autograd's bookkeeping. Tests check
+outputs and gradients against PennyLane and against autograd through the gate-by-gate simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dqfl.quantum import _segment_kernels as kernels
+from dqfl.quantum import gates
+from dqfl.quantum.circuit import Circuit
+
+SEGMENT_MAX_QUBITS = 6  # whole-layer matrices up to here (2**6 = 64 rows); halves above
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One variational gate of a layer: ``kind`` u3 or cu3, its row ``index`` in the layer's
+    u3/cu3 angles, ``target`` wire and ``control`` wire (-1 for U3)."""
+
+    kind: str
+    index: int
+    target: int
+    control: int = -1
+
+    @property
+    def wires(self) -> tuple[int, ...]:
+        return (self.target,) if self.control < 0 else (self.control, self.target)
+
+
+@dataclass(frozen=True)
+class Step:
+    """Gates applied to the state as one matrix on wires ``lo..hi`` (a segment), or one gate
+    applied directly (``direct``)."""
+
+    lo: int
+    hi: int
+    gates: tuple[Gate, ...]
+    direct: bool = False
+
+    @property
+    def k(self) -> int:
+        return self.hi - self.lo + 1
+
+
+def segment_ranges(n_qubits: int, width: int | None = None) -> tuple[tuple[int, int], ...]:
+    """The wire ranges gates are fused into: the whole register up to
+    :data:`SEGMENT_MAX_QUBITS`, else a chain of ``width``-qubit ranges that overlap by one wire
+    (so the chain CU3 across a boundary joins the next range). Narrow ranges cost less
+    arithmetic per sample (2**width rows per amplitude), more operations per layer."""
+    if n_qubits <= SEGMENT_MAX_QUBITS:
+        return ((0, n_qubits - 1),)
+    width = width or segment_width(n_qubits)
+    out, lo = [], 0
+    while lo < n_qubits - 1:
+        hi = min(lo + width - 1, n_qubits - 1)
+        out.append((lo, hi))
+        lo = hi
+    return tuple(out)
+
+
+def segment_width(n_qubits: int) -> int:
+    """Measured (see experiments/bench_simulator.py): 5 qubits up to 9, then 4."""
+    return 5 if n_qubits <= 9 else 4
+
+
+def layer_gates(circuit: Circuit) -> tuple[Gate, ...]:
+    """The gates of one variational layer in circuit order (every layer has the same shape)."""
+    out = []
+    for op in circuit.ops:
+        if op.layer != 0:
+            continue
+        if op.kind == "u3":
+            out.append(Gate("u3", op.index, op.wires[0]))
+        elif op.kind == "cu3":
+            out.append(Gate("cu3", op.index, op.wires[1], op.wires[0]))
+        else:
+            raise ValueError(f"the adjoint path has no {op.kind} gates inside a layer")
+    return tuple(out)
+
+
+def plan_layer(circuit: Circuit, width: int | None = None) -> tuple[Step, ...]:
+    """Group a layer's gates into steps (see the module docstring). A gate joins the earliest
+    step at or after the last step that touched its wires whose range holds all its wires;
+    otherwise it opens a new segment (a range that holds it) or a direct step."""
+    ranges = segment_ranges(circuit.n_qubits, width)
+    steps: list[tuple[int, int, list[Gate], bool]] = []
+    last = [-1] * circuit.n_qubits
+    for gate in layer_gates(circuit):
+        earliest = max(0, *(last[w] for w in gate.wires))
+        where = next(
+            (
+                i
+                for i in range(earliest, len(steps))
+                if not steps[i][3] and all(steps[i][0] <= w <= steps[i][1] for w in gate.wires)
+            ),
+            None,
+        )
+        if where is None:
+            span = next((r for r in ranges if all(r[0] <= w <= r[1] for w in gate.wires)), None)
+            if span is None:
+                steps.append((min(gate.wires), max(gate.wires), [gate], True))
+            else:
+                steps.append((span[0], span[1], [gate], False))
+            where = len(steps) - 1
+        else:
+            steps[where][2].append(gate)
+        for w in gate.wires:
+            last[w] = where
+    return tuple(Step(lo, hi, tuple(g), d) for lo, hi, g, d in steps)
+
+
+# ---------------------------------------------------------------------------- state kernels
+def _gate_rows(x: torch.Tensor, gate: Gate, n: int, flat: bool = True):
+    """Rows of ``x`` (..., 2**n, m) a direct gate acts on, with the target wire in dim -2 when
+    ``flat`` (a copy when the control is below the target) else in dim -3, and for a
+    controlled gate the untouched control=0 rows (else None)."""
+    lead, m = x.shape[:-2], x.shape[-1]
+    t, c = gate.target, gate.control
+    if c < 0:
+        return x.reshape(*lead, 2**t, 2, 2 ** (n - t - 1) * m), None
+    a, b = min(c, t), max(c, t)
+    xv = x.view(*lead, 2**a, 2, 2 ** (b - a - 1), 2, 2 ** (n - b - 1) * m)
+    if c < t:
+        x0, x1 = xv.unbind(-4)  # (..., 2**a, 2**(b-a-1), 2 [target], r)
+        return x1, x0
+    x0, x1 = xv.unbind(-2)  # (..., 2**a, 2 [target], 2**(b-a-1), r)
+    return (x1.reshape(*x1.shape[:-2], -1) if flat else x1), x0
+
+
+def _direct_apply(x: torch.Tensor, g: torch.Tensor, gate: Gate, n: int, out: torch.Tensor):
+    """A (controlled) 2x2 gate ``g`` (2, 2) on the rows of the state ``x`` (2**n, m), into
+    ``out``."""
+    x1, x0 = _gate_rows(x, gate, n)
+    if x0 is None:
+        torch.matmul(g, x1, out=out.view(x1.shape))
+        return out
+    o1, o0 = _gate_rows(out, gate, n, flat=False)
+    o0.copy_(x0)
+    o1.copy_((g @ x1).view(o1.shape))
+    return out
+
+
+def _direct_grad(lam: torch.Tensor, x: torch.Tensor, gate: Gate, n: int) -> torch.Tensor:
+    """sum lam x^T (L, 2, 2) over the gate's rows: conj(dL/dg) when ``lam`` is the conjugate
+    output cotangent; ``lam`` and the inputs ``x`` are (L, 2**n, m)."""
+    l1, _ = _gate_rows(lam, gate, n)
+    x1, _ = _gate_rows(x, gate, n)
+    prod = l1 @ x1.transpose(-1, -2)
+    return prod.reshape(prod.shape[0], -1, 2, 2).sum(1)
+
+
+def _apply_step(
+    psi: torch.Tensor, step: Step, mat: torch.Tensor, n: int, out: torch.Tensor
+) -> torch.Tensor:
+    """A step's matrix (segment: (2**k, 2**k); direct: the gate's 2x2) on the (D, B) state,
+    written into ``out``."""
+    if step.direct:
+        return _direct_apply(psi, mat, step.gates[0], n, out)
+    view = (2**step.lo, 2**step.k, -1)
+    torch.matmul(mat, psi.view(view), out=out.view(view))
+    return out
+
+
+def _step_grads(step: Step, lams: torch.Tensor, xs: torch.Tensor, n: int) -> torch.Tensor:
+    """sum lam x^T per layer (L, K, K) over a step's rows from (L, D, B) conjugate cotangents and
+    inputs: the conjugate of dL/d(step matrix)."""
+    if step.direct:
+        return _direct_grad(lams, xs, step.gates[0], n)
+    shape = (xs.shape[0], 2**step.lo, 2**step.k, -1)
+    return (lams.view(shape) @ xs.view(shape).transpose(-1, -2)).sum(1)
+
+
+def _table(step: Step) -> np.ndarray:
+    """The step's gates as the kernels' int64 rows (kind, index, local target, local control);
+    a direct step's row is its bare 2x2 matrix (target 0 of one wire, no control)."""
+    if step.direct:
+        g = step.gates[0]
+        return np.asarray([(0 if g.kind == "u3" else 1, g.index, 0, -1)], dtype=np.int64)
+    rows = [
+        (
+            0 if g.kind == "u3" else 1,
+            g.index,
+            g.target - step.lo,
+            g.control - step.lo if g.control >= 0 else -1,
+        )
+        for g in step.gates
+    ]
+    return np.asarray(rows, dtype=np.int64)
+
+
+class LayerCircuit(torch.autograd.Function):
+    """``(psi0 (B, D) real, u3 (L, n, 3), cu3 (L, P, 3)) -> exit probabilities (E, B, D)``.
+
+    The step matrices come from the compiled kernels on the CPU (float64) and move to the
+    state's device and precision; the state part runs in torch wherever the state lives."""
+
+    @staticmethod
+    def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...]):
+        n, k = circuit.n_qubits, circuit.layers_per_block
+        cdt = gates.complex_dtype(psi0.dtype)
+        angles = (
+            u3.detach().to("cpu", torch.float64).numpy(),
+            cu3.detach().to("cpu", torch.float64).numpy(),
+        )
+        tables = [_table(step) for step in plan]
+        mats64 = [
+            kernels.segment_matrices(*angles, t, 1 if step.direct else step.k)
+            for step, t in zip(plan, tables, strict=True)
+        ]
+        step_mats = [torch.from_numpy(m).to(psi0.device, cdt) for m in mats64]
+        n_layers, n_steps = u3.shape[0], len(plan)
+        # every step's input state, in one buffer (the backward pass contracts them per step)
+        store = torch.empty(
+            n_layers * n_steps + 1, *psi0.shape[::-1], dtype=cdt, device=psi0.device
+        )
+        store[0].copy_(psi0.t())
+        exits = []
+        for layer in range(n_layers):
+            for s, (step, mat) in enumerate(zip(plan, step_mats, strict=True)):
+                i = layer * n_steps + s
+                _apply_step(store[i], step, mat[layer], n, out=store[i + 1])
+            if (layer + 1) % k == 0:
+                exits.append(store[(layer + 1) * n_steps])
+        amps = torch.stack(exits)  # (E, D, B)
+        probs = (amps * amps.conj()).real.transpose(1, 2)
+        ctx.circuit, ctx.plan = circuit, plan
+        ctx.extras = (angles, tables, mats64, step_mats, store, amps)
+        return probs
+
+    @staticmethod
+    def backward(ctx, grad_probs):
+        angles, tables, mats64, step_mats, store, amps = ctx.extras
+        circuit, plan = ctx.circuit, ctx.plan
+        n, k = circuit.n_qubits, circuit.layers_per_block
+        n_layers, n_steps = angles[0].shape[0], len(plan)
+        # The conjugate cotangent runs backwards through transposed matrices, so the gradient
+        # contractions below need no conjugated copy of the stored states. lams[i + 1] is the
+        # conjugate cotangent at the output of step i, lams[0] at the start state.
+        transposed = [m.transpose(-1, -2).contiguous() for m in step_mats]
+        lams = torch.empty_like(store)
+        lams[-1].zero_()
+        for layer in reversed(range(n_layers)):
+            if (layer + 1) % k == 0:  # 2 conj(psi) dL/dp at this exit
+                e = (layer + 1) // k - 1
+                g = grad_probs[e].t().to(amps.real.dtype)
+                lams[(layer + 1) * n_steps].addcmul_(amps[e].conj(), 2 * g)
+            for s in reversed(range(n_steps)):
+                i = layer * n_steps + s
+                _apply_step(lams[i + 1], plan[s], transposed[s][layer], n, out=lams[i])
+        grad_u3, grad_cu3 = np.zeros_like(angles[0]), np.zeros_like(angles[1])
+        for s, step in enumerate(plan):
+            g = _step_grads(step, lams[s + 1 :: n_steps], store[s:-1:n_steps], n)
+            g = g.to("cpu", torch.complex128).numpy().conj()
+            if step.direct:
+                kind, index = tables[s][0, 0], tables[s][0, 1]
+                dst = grad_u3 if kind == 0 else grad_cu3
+                kernels.gate_grads(angles[kind][:, index], g, dst[:, index])
+            else:
+                kernels.segment_grads(*angles, tables[s], step.k, mats64[s], g, grad_u3, grad_cu3)
+        real = amps.real.dtype
+        grad_psi0 = lams[0].real.t().contiguous() if ctx.needs_input_grad[0] else None
+        return (
+            grad_psi0,
+            torch.from_numpy(grad_u3).to(amps.device, real),
+            torch.from_numpy(grad_cu3).to(amps.device, real),
+            None,
+            None,
+        )
+
+
+def supports(circuit: Circuit) -> bool:
+    """The adjoint path runs U3 + CU3 layers on a data-independent start state."""
+    return not circuit.data_reuploaded
+
+
+def adjoint_exits(psi0: torch.Tensor, u3, cu3, circuit: Circuit) -> list[torch.Tensor]:
+    """Exit probabilities (B, D) of every block in ``u3``/``cu3`` (L = blocks * k layers)."""
+    if not supports(circuit):
+        raise ValueError("the adjoint path needs a circuit without re-uploaded data")
+    return list(LayerCircuit.apply(psi0, u3, cu3, circuit, plan_layer(circuit)).unbind(0))
