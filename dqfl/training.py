@@ -59,6 +59,22 @@ def _device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
+def _exit_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, distill: float):
+    """The weighted cross-entropy of every exit plus the distillation term (module docstring),
+    over all exits at once: (d, B, C) logits -> scalar."""
+    depth, batch, n_classes = logits.shape
+    z = logits.float()
+    ce = F.cross_entropy(z.reshape(-1, n_classes), y.repeat(depth), reduction="none")
+    loss = (w * ce.view(depth, batch).mean(1)).sum()
+    if distill > 0 and depth > 1:
+        t = DISTILL_TEMPERATURE
+        teacher = F.log_softmax(z[-1].detach() / t, -1)  # (B, C)
+        student = F.log_softmax(z[:-1] / t, -1)  # (d-1, B, C)
+        kl = (teacher.exp() * (teacher - student)).sum(-1).mean(-1)  # batchmean KL per exit
+        loss = loss + distill * t * t * (w[: depth - 1] * kl).sum()
+    return loss
+
+
 def _forward(model: nn.Module, x: torch.Tensor, depth: int) -> torch.Tensor:
     try:
         return model(x, depth=depth)
@@ -101,9 +117,9 @@ def train_local(
     named = [(k, p) for k, p in model.named_parameters() if p.requires_grad and within(k, depth)]
     params = [p for _, p in named]
     if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr)
+        opt = torch.optim.Adam(params, lr=lr, fused=True)  # one kernel for every tensor
     elif optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr)
+        opt = torch.optim.SGD(params, lr=lr, foreach=True)
     else:
         raise DqflError(f"optimizer must be adam or sgd; got {optimizer!r}")
     prox_pairs = []
@@ -125,23 +141,7 @@ def train_local(
             xb, yb = x[idx], y[idx]
             logits = _forward(model, xb, depth)
             yb = yb.to(logits.device)
-            ce = torch.stack([F.cross_entropy(logits[j].float(), yb) for j in range(depth)])
-            loss = (w.to(ce.device) * ce).sum()
-            if distill > 0 and depth > 1:
-                t = DISTILL_TEMPERATURE
-                teacher = F.log_softmax(logits[depth - 1].detach().float() / t, -1)
-                kl = torch.stack(
-                    [
-                        F.kl_div(
-                            F.log_softmax(logits[j].float() / t, -1),
-                            teacher,
-                            log_target=True,
-                            reduction="batchmean",
-                        )
-                        for j in range(depth - 1)
-                    ]
-                )
-                loss = loss + distill * t * t * (w[: depth - 1].to(kl.device) * kl).sum()
+            loss = _exit_loss(logits, yb, w.to(logits.device), distill)
             if prox_pairs:
                 prox = sum(((p - g) ** 2).sum() for p, g in prox_pairs)
                 loss = loss + 0.5 * prox_mu * prox

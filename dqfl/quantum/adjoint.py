@@ -27,6 +27,7 @@ outputs and gradients against PennyLane and against autograd through the gate-by
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +106,7 @@ def layer_gates(circuit: Circuit) -> tuple[Gate, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=64)
 def plan_layer(circuit: Circuit, width: int | None = None) -> tuple[Step, ...]:
     """Group a layer's gates into steps (see the module docstring). A gate joins the earliest
     step at or after the last step that touched its wires whose range holds all its wires;
@@ -197,6 +199,7 @@ def _step_grads(step: Step, lams: torch.Tensor, xs: torch.Tensor, n: int) -> tor
     return (lams.view(shape) @ xs.view(shape).transpose(-1, -2)).sum(1)
 
 
+@functools.lru_cache(maxsize=256)
 def _table(step: Step) -> np.ndarray:
     """The step's gates as the kernels' int64 rows (kind, index, local target, local control);
     a direct step's row is its bare 2x2 matrix (target 0 of one wire, no control)."""

@@ -15,8 +15,8 @@ either encoding: on top of an amplitude encoding it makes the exits non-quadrati
 
 ``Op.layer`` is the variational layer (row of the stacked parameters ``u3`` (L, n, 3) and
 ``cu3`` (L, P, 3), L = n_blocks * k); ``Op.index`` the qubit (U3), the pair (CU3) or the wire whose
-data angle is uploaded (RY). Interpreters: ``statevector.run`` (gate by gate, with fused fast
-paths when :attr:`Circuit.is_ring` holds), ``noisy.density_exits``, ``noisy.trajectory_exits``
+data angle is uploaded (RY). Interpreters: ``statevector.run`` (gate by gate, or layers fused
+by ``adjoint.plan_layer``), ``noisy.density_exits``, ``noisy.trajectory_exits``
 and ``pennylane_backend.PennyLaneCircuit``.
 Changing the architecture means changing :func:`build_circuit`, nowhere else.
 """
@@ -69,12 +69,6 @@ class Circuit:
     @property
     def data_reuploaded(self) -> bool:
         return self.reupload
-
-    @property
-    def is_ring(self) -> bool:
-        """True when every layer is U3s + the CU3 ring on a fixed start state: the shape the
-        fused statevector kernels implement."""
-        return self.entangler == "ring" and self.n_qubits > 2 and not self.data_reuploaded
 
     def block_shapes(self) -> dict[str, tuple[int, int, int]]:
         """Shapes of one block's parameter tensors."""

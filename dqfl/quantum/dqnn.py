@@ -26,7 +26,7 @@ from dqfl.quantum import statevector as sv
 from dqfl.quantum.circuit import Circuit, build_circuit
 from dqfl.quantum.config import ModelConfig
 from dqfl.quantum.noise import NoiseModel
-from dqfl.quantum.readout import make_readout
+from dqfl.quantum.readout import SharedReadout, make_readout, stacked_shared_logits
 
 DENSITY_MAX_QUBITS = 6
 
@@ -205,7 +205,10 @@ class DQNN(nn.Module):
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         probs = self.exit_probabilities(x, depth)
         weight = getattr(self.blocks[0].readout, "weight", None)
-        return torch.stack([self.blocks[i].readout(p, weight) for i, p in enumerate(probs)])
+        readouts = [b.readout for b in self.blocks[: len(probs)]]
+        if all(isinstance(r, SharedReadout) for r in readouts):
+            return stacked_shared_logits(torch.stack(probs), readouts, weight)
+        return torch.stack([r(p, weight) for r, p in zip(readouts, probs, strict=True)])
 
     # ------------------------------------------------------------------ reporting
     def parameter_counts(self) -> dict[str, list[int] | int]:

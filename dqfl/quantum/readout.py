@@ -163,6 +163,17 @@ class SharedReadout(_Features):
         return (self.features(probs) * self.gain) @ weight + self.bias
 
 
+def stacked_shared_logits(
+    probs: torch.Tensor, readouts: list[SharedReadout], weight: torch.Tensor
+) -> torch.Tensor:
+    """All exits of shared readouts at once: (E, B, 2**n) probabilities -> (E, B, C) logits,
+    equal to ``readouts[e](probs[e], weight)`` for every e in a handful of operations."""
+    feats = probs @ readouts[0].signs.to(probs.dtype)  # (E, B, F)
+    gains = torch.stack([r.gain for r in readouts]).unsqueeze(1)  # (E, 1, F)
+    biases = torch.stack([r.bias for r in readouts]).unsqueeze(1)  # (E, 1, C)
+    return torch.baddbmm(biases, feats * gains, weight.expand(len(readouts), *weight.shape))
+
+
 def make_readout(
     kind: str,
     n_qubits: int,
