@@ -170,7 +170,9 @@ def instruction(cfg: RunConfig, **values) -> Instruction:
 @pytest.fixture()
 def norm_net(monkeypatch):
     monkeypatch.setattr(
-        common, "build", lambda cfg, seed=None: NormNet(common.n_inputs(cfg), common.n_classes(cfg))
+        common,
+        "build",
+        lambda cfg, seed=None, placed=False: NormNet(common.n_inputs(cfg), common.n_classes(cfg)),
     )
     monkeypatch.setattr(vehicle, "_TEMPLATES", {})
     return NormNet
