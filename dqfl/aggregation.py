@@ -7,12 +7,16 @@ delivered it, by one of four rules:
 
 * ``mean``: the sample-weighted mean (FedAvg);
 * ``median``: the coordinate-wise median (unweighted, robust to a minority of attackers);
-* ``trimmed_mean``: per coordinate, drop the ``floor(f n)`` smallest and largest values and
-  average the rest (unweighted);
+* ``trimmed_mean``: per coordinate, drop the ``trim_count(n, f)`` smallest and largest values
+  and average the rest (unweighted);
 * ``krum``: per block, the one vehicle's block whose summed squared distance to its
   ``n - floor(f n) - 2`` nearest neighbours (at least 1) is smallest.
 
 Integer buffers (counters) are always the weighted mean, rounded back.
+
+Before any rule, the engine may bound each vehicle's influence (``federation.clip_updates``):
+:func:`block_update_norms` measures every block of an update against the global model and
+:func:`clip_update` scales a block's update down to a bound (norm clipping).
 """
 
 from __future__ import annotations
@@ -29,10 +33,13 @@ __all__ = [
     "aggregate_blocks",
     "aggregate_layerwise",
     "block_index",
+    "block_update_norms",
+    "clip_update",
     "delivered_counts",
     "is_fedbn_local",
     "n_blocks",
     "robust_combine",
+    "trim_count",
     "update_is_sane",
 ]
 
@@ -53,6 +60,19 @@ def _is_local(local_keys: LocalKeys, key: str) -> bool:
     return key in local_keys
 
 
+def trim_count(n: int, robust_fraction: float) -> int:
+    """Values the trimmed mean cuts from each end of ``n``: ``ceil(f n)``, at least one whenever
+    an attacker is assumed (f > 0) and three or more contributed, never the middle value.
+
+    Rounding up, not down: ``f`` is the share of attackers assumed among the contributors, and
+    with few contributors ``floor(f n)`` cut nothing (n < 5 at f = 0.2) although an attacker
+    among them is likely; a cut of ``ceil(f n)`` covers every attacker up to that share.
+    """
+    if robust_fraction <= 0 or n < 3:
+        return 0
+    return min(max(1, math.ceil(robust_fraction * n - 1e-9)), (n - 1) // 2)
+
+
 def robust_combine(
     values: torch.Tensor, weights: torch.Tensor, rule: str, robust_fraction: float = 0.2
 ) -> torch.Tensor:
@@ -64,7 +84,7 @@ def robust_combine(
         # the mean of the two middle values for even n (torch.median would take the lower)
         return values.quantile(0.5, dim=0) if n > 1 else values[0].clone()
     if rule == "trimmed_mean":
-        cut = min(int(math.floor(robust_fraction * n)), (n - 1) // 2)
+        cut = trim_count(n, robust_fraction)
         ordered = values.sort(dim=0).values
         return ordered[cut : n - cut].mean(0)
     if rule == "krum":
@@ -172,6 +192,42 @@ def _krum_block(keys, global_state, updates, depths, weights, block, fraction, o
         size = global_state[k].numel()
         out[k] = best[offset : offset + size].reshape(global_state[k].shape)
         offset += size
+
+
+def block_update_norms(
+    global_state: Mapping[str, torch.Tensor], update: Mapping[str, torch.Tensor]
+) -> dict[int, float]:
+    """L2 norm of ``update - global_state`` per block, over the floating keys ``update`` holds."""
+    sq: dict[int, float] = {}
+    for key, value in update.items():
+        if key in global_state and torch.as_tensor(value).is_floating_point():
+            diff = torch.as_tensor(value).double() - global_state[key].double()
+            sq[block_index(key)] = sq.get(block_index(key), 0.0) + float((diff * diff).sum())
+    return {block: math.sqrt(v) for block, v in sq.items()}
+
+
+def clip_update(
+    global_state: Mapping[str, torch.Tensor],
+    update: Mapping[str, torch.Tensor],
+    bounds: Mapping[int, float],
+) -> dict[str, torch.Tensor]:
+    """``update`` with every block whose update norm exceeds ``bounds[block]`` pulled towards the
+    global model along its own direction until the norm equals the bound (other keys as they are).
+
+    Norm clipping bounds what any one vehicle can move a block by, whatever it sends; honest
+    updates under the bound are untouched.
+    """
+    norms = block_update_norms(global_state, update)
+    out = dict(update)
+    for key, value in update.items():
+        block = block_index(key)
+        bound, norm = bounds.get(block), norms.get(block, 0.0)
+        if bound is None or not norm > bound or not torch.as_tensor(value).is_floating_point():
+            continue
+        ref = global_state[key]
+        scale = bound / norm
+        out[key] = (ref.double() + scale * (value.double() - ref.double())).to(value.dtype)
+    return out
 
 
 def aggregate_layerwise(

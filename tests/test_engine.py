@@ -12,7 +12,13 @@ import pytest
 import torch
 from test_federation_units import tiny
 
-from dqfl.aggregation import aggregate_blocks, robust_combine
+from dqfl.aggregation import (
+    aggregate_blocks,
+    block_update_norms,
+    clip_update,
+    robust_combine,
+    trim_count,
+)
 from dqfl.blocks import block_index
 from dqfl.errors import DqflError
 from dqfl.federation.engine import Reply, RoundEngine
@@ -84,8 +90,12 @@ def test_aggregators_against_hand_computations() -> None:
         [60.6, -20.0]
     )  # (0+1+2+3+600)/10
     assert robust_combine(values, w, "median").tolist() == [2.0, 20.0]
-    # f = floor(0.2 * 5) = 1 value cut from each end per coordinate
+    # ceil(0.2 * 5) = 1 value cut from each end per coordinate
     assert robust_combine(values, w, "trimmed_mean", 0.2).tolist() == pytest.approx([2.0, 20.0])
+    # four contributors at f = 0.2: one cut from each end (floor(0.8) = 0 would keep the 100)
+    assert robust_combine(values[1:], w[1:], "trimmed_mean", 0.2).tolist() == pytest.approx(
+        [2.5, 25.0]
+    )
     # krum, f = 1, k = 5 - 1 - 2 = 2 nearest: row 1 or 2 ([1, 20], [2, 30]) wins; ties -> first
     rows = values.tolist()
     scores = []
@@ -99,6 +109,41 @@ def test_aggregators_against_hand_computations() -> None:
     best = rows[scores.index(min(scores))]
     assert robust_combine(values, w, "krum", 0.2).tolist() == best
     assert robust_combine(values[:4], w[:4], "median").tolist() == [1.5, 25.0]
+
+
+def test_trim_count_rounds_up_and_keeps_the_middle() -> None:
+    assert [trim_count(n, 0.2) for n in range(1, 12)] == [0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 3]
+    assert [trim_count(n, 0.4) for n in (3, 5, 6, 10)] == [1, 2, 2, 4]
+    assert trim_count(10, 0.0) == 0 and trim_count(100, 0.45) == 45
+
+
+def test_clip_update_pulls_a_block_to_its_bound_along_its_direction() -> None:
+    glob = {"blocks.0.a": torch.zeros(2), "blocks.1.a": torch.ones(1)}
+    update = {"blocks.0.a": torch.tensor([3.0, 4.0]), "blocks.1.a": torch.tensor([1.5])}
+    assert block_update_norms(glob, update) == pytest.approx({0: 5.0, 1: 0.5})
+    out = clip_update(glob, update, {0: 1.0, 1: 1.0})
+    assert out["blocks.0.a"].tolist() == pytest.approx([0.6, 0.8])  # norm 5 -> 1, same direction
+    assert torch.equal(out["blocks.1.a"], update["blocks.1.a"])  # under its bound: untouched
+    assert update["blocks.0.a"].tolist() == [3.0, 4.0]  # the input is not modified
+
+
+def test_clipping_bounds_an_attacker_by_the_median_norm_of_recent_rounds() -> None:
+    engine = _engine("federation.clip_updates=1", "data.n_vehicles=3")
+    before = {k: v.clone() for k, v in engine.global_state.items()}
+    plan = engine.plan(1)
+    plan.channel_depths.update({0: 1, 1: 1, 2: 1})
+    # block 0 moved by +1, +1 and -10 per coordinate: the attacker is cut to the median norm
+    replies = [
+        Reply(0, _shifted(before, 1.0, depth=1), num_examples=1.0),
+        Reply(1, _shifted(before, 1.0, depth=1), num_examples=1.0),
+        Reply(2, _shifted(before, -10.0, depth=1), num_examples=1.0),
+    ]
+    engine.conclude(plan, replies)
+    for key, old in before.items():
+        want = (1.0 + 1.0 - 1.0) / 3 if block_index(key) == 0 else 0.0
+        assert torch.allclose(engine.global_state[key], old + want, atol=1e-5), key
+    (norms,) = [sorted(h[0]) for h in engine.norm_history]  # the raw norms, kept for the window
+    assert [n / norms[0] for n in norms] == pytest.approx([1, 1, 10], rel=1e-6)
 
 
 def test_aggregators_use_only_vehicles_that_delivered_the_block() -> None:

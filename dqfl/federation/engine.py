@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from dqfl.aggregation import aggregate_blocks, update_is_sane
+from dqfl.aggregation import aggregate_blocks, block_update_norms, clip_update, update_is_sane
 from dqfl.blocks import block_index, is_local
 from dqfl.federation import common
 from dqfl.federation.faults import attack_seed, draw_fault
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from dqfl.config import RunConfig
 
 log = logging.getLogger("dqfl.federation")
+
+CLIP_WINDOW = 5  # rounds of accepted update norms behind federation.clip_updates' bound
 
 _INSTRUCTION_KEYS = (
     "vehicle", "round", "train_depth", "lr", "prox_mu", "local", "seed", "fault",
@@ -141,6 +143,7 @@ class RoundEngine:
         self.n_classes = common.n_classes(cfg)
         self.optimizer = ServerOptimizer.from_config(cfg.federation)
         self.initial_top1: list[float] = []
+        self.norm_history: list[dict[int, list[float]]] = []  # per round: block -> norms
 
     # -- plan ------------------------------------------------------------------------------------
     def plan(self, rnd: int) -> RoundPlan:
@@ -249,6 +252,8 @@ class RoundEngine:
             {k: t for k, t in accepted[v].update.items() if block_index(k) < out.delivered[v]}
             for v in out.accepted
         ]
+        if fed.clip_updates > 0:
+            cuts = self._clip(cuts, fed.clip_updates)
         targets = aggregate_blocks(
             self.global_state,
             cuts,
@@ -272,6 +277,26 @@ class RoundEngine:
         out.energy_j = float(sum(plan.energy_j[v] for v in transmitted))
         out.airtime_s = float(sum(plan.airtime_s[v] for v in transmitted))
         return out
+
+    def _clip(self, cuts: list[dict[str, torch.Tensor]], factor: float) -> list[dict]:
+        """Clip every update's blocks to ``factor`` x the median norm of that block's accepted
+        updates over this and the previous ``CLIP_WINDOW - 1`` rounds.
+
+        Why a median over several rounds: attackers drawn per vehicle are sometimes the majority
+        of one round's few deliveries, never (at a minority rate) of several rounds' together,
+        so the pooled median is an honest vehicle's norm and a scaled-up update is cut to it.
+        """
+        norms = [block_update_norms(self.global_state, cut) for cut in cuts]
+        this_round: dict[int, list[float]] = {}
+        for per_block in norms:
+            for block, norm in per_block.items():
+                this_round.setdefault(block, []).append(norm)
+        self.norm_history = [*self.norm_history[-(CLIP_WINDOW - 1) :], this_round]
+        bounds = {}
+        for block in this_round:
+            pooled = sorted(n for past in self.norm_history for n in past.get(block, []))
+            bounds[block] = factor * float(torch.tensor(pooled, dtype=torch.float64).quantile(0.5))
+        return [clip_update(self.global_state, cut, bounds) for cut in cuts]
 
     def _check(self, reply: Reply, depth: int) -> str:
         """Why ``reply`` cannot be used ('' when it can)."""
