@@ -115,3 +115,43 @@ def test_centralised_training_of_the_default_model_is_well_above_chance_and_dete
         accs.append(evaluate(m, xt, yt))
     assert accs[0] == accs[1]  # same seeds, same numbers
     assert accs[0][-1] > 0.4 and accs[0][0] > 0.3, accs[0]  # chance is 0.1
+
+
+def test_all_exit_loss_equals_the_per_exit_formula():
+    """The vectorised loss is the module docstring's sum: weighted CE of every exit plus the
+    distillation KL of each shallower exit against the detached deepest one."""
+    import torch.nn.functional as F
+
+    from dqfl.training import DISTILL_TEMPERATURE, _exit_loss
+
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 5, (6,), generator=gen)
+    w = torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64)
+    t = DISTILL_TEMPERATURE
+    teacher = F.log_softmax(logits[-1] / t, -1)
+    expected = sum(w[j] * F.cross_entropy(logits[j], y) for j in range(4))
+    expected = expected + 0.3 * t * t * sum(
+        w[j]
+        * F.kl_div(
+            F.log_softmax(logits[j] / t, -1), teacher, log_target=True, reduction="batchmean"
+        )
+        for j in range(3)
+    )
+    torch.testing.assert_close(_exit_loss(logits, y, w, 0.3).double(), expected.double())
+
+
+def test_stacked_shared_readout_equals_each_exit_readout():
+    from dqfl.quantum import DQNN
+    from dqfl.quantum.readout import stacked_shared_logits
+
+    m = DQNN(5, 3, 4, dtype=torch.float64, observables="z_zz_all", readout="shared", seed=2)
+    with torch.no_grad():
+        for i, b in enumerate(m.blocks):
+            b.readout.gain.mul_(1 + 0.1 * i)
+            b.readout.bias.add_(0.05 * i)
+    probs = torch.rand(3, 7, 32, dtype=torch.float64)
+    weight = m.blocks[0].readout.weight
+    each = torch.stack([b.readout(p, weight) for b, p in zip(m.blocks, probs, strict=True)])
+    readouts = [b.readout for b in m.blocks]
+    torch.testing.assert_close(stacked_shared_logits(probs, readouts, weight), each)
