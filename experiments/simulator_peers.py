@@ -49,7 +49,7 @@ def angles(model) -> tuple[torch.Tensor, torch.Tensor]:
 def angle_grads(model) -> tuple[torch.Tensor, torch.Tensor]:
     u3 = torch.cat([b.u3.grad for b in model.blocks])
     cu3 = torch.cat([b.cu3.grad for b in model.blocks])
-    return u3.double(), cu3.double()
+    return u3.double().cpu(), cu3.double().cpu()
 
 
 def shared_logits(model, layer: int, f: torch.Tensor) -> torch.Tensor:
@@ -86,7 +86,8 @@ class TorchModelPeer:
         with torch.no_grad():
             probs = self.model.exit_probabilities(self.x)
         self.step()
-        return [p.double() @ self.signs for p in probs], angle_grads(self.model)
+        feats = [(p.double() @ self.signs.to(p.device)).cpu() for p in probs]
+        return feats, angle_grads(self.model)
 
 
 def ours(n: int, x, y, **overrides) -> TorchModelPeer:
@@ -327,7 +328,7 @@ class TensorCircuitPeer:
         self.tc = tc
         self.K = K = tc.set_backend("jax")
         tc.set_dtype("complex64")
-        tc.set_contractor("greedy")
+        tc.set_contractor(__import__("os").environ.get("TC_CONTRACTOR", "greedy"))
         import jax
         import jax.numpy as jnp
 

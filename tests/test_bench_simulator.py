@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,3 +24,16 @@ def test_bench_simulator_quick_prints_its_table():
     assert "useful GFLOP/s (% of sgemm peak)" in out
     assert "default.mixed" in out and "| 8 | 32 | 16 |" in out  # density and trajectory rows
     assert "failed (" not in out  # every installed peer ran and was compared
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU: the script runs")
+def test_bench_gpu_says_it_needs_a_gpu_on_a_cpu_only_machine():
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "bench_gpu.py")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "error: bench_gpu.py needs a CUDA GPU" in done.stderr
+    assert "Traceback" not in done.stderr
