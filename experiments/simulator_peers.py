@@ -36,8 +36,10 @@ def default_model(n: int, **overrides: Any) -> torch.nn.Module:
 
 
 def exit_loss(logits: list[torch.Tensor] | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The training objective: mean over exits of the batch-mean cross-entropy."""
-    return sum(F.cross_entropy(z, y) for z in logits) / len(logits)
+    """The training objective: mean over exits of the batch-mean cross-entropy, all exits in one
+    call (as dqfl.training computes it, with equal exit weights and no distillation)."""
+    z = torch.stack(list(logits)) if isinstance(logits, list | tuple) else logits
+    return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.repeat(z.shape[0]))
 
 
 def angles(model) -> tuple[torch.Tensor, torch.Tensor]:
