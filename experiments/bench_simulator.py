@@ -105,6 +105,7 @@ def max_diff(check, ref) -> tuple[float, float]:
 # ---------------------------------------------------------------------------- statevector rows
 def statevector_rows(args, clock: Clock) -> list[dict]:
     rows = []
+    slow: dict[str, tuple[int, int, float]] = {}  # peer -> a cell whose step took > skip_after
     for n in args.sizes:
         for batch in args.batches:
             x, y = data(n, batch)
@@ -116,6 +117,17 @@ def statevector_rows(args, clock: Clock) -> list[dict]:
                 why = peers.unavailable(name)
                 if why:
                     rows.append(_note_row(n, batch, f"{name}: {why}"))
+                    continue
+                if name in slow and slow[name][0] <= n and slow[name][1] <= batch:
+                    n0, b0, s0 = slow[name]
+                    rows.append(
+                        _note_row(
+                            n,
+                            batch,
+                            f"{name}: skipped, its step took {s0:.0f} s at the smaller cell "
+                            f"n = {n0}, batch {b0} (> --skip-after {args.skip_after:g} s)",
+                        )
+                    )
                     continue
                 t0 = time.perf_counter()
                 try:
@@ -130,8 +142,12 @@ def statevector_rows(args, clock: Clock) -> list[dict]:
                     )
                     continue
                 cells[name] = {"label": peer.label, "diff": diff, "setup": t1 - t0 + first}
-                if first > args.max_step:  # too slow to repeat: its one checked step, untimed order
-                    cells[name]["single"] = first
+                if first > args.max_step:  # too slow to repeat: one more step, timed alone
+                    t1 = time.perf_counter()
+                    peer.step()
+                    cells[name]["single"] = time.perf_counter() - t1
+                    if cells[name]["single"] > args.skip_after:
+                        slow[name] = (n, batch, cells[name]["single"])
                 else:
                     fns[name] = peer.step
             med, count = clock.run(fns, args.reps, args.budget)
@@ -148,7 +164,7 @@ def statevector_rows(args, clock: Clock) -> list[dict]:
                         "ratio": None if name == "ours" else seconds / med["ours"],
                         "flops": useful_flops(n, batch) / seconds,
                         "diff": cell["diff"],
-                        "reps": "1 (first step, not interleaved)" if single else count[name],
+                        "reps": "1 (alone, not interleaved)" if single else count[name],
                         "setup": cell.get("setup"),
                     }
                 )
@@ -164,7 +180,7 @@ def _note_row(n: int, batch: int, text: str) -> dict:
 
 def _row_text(r: dict, peak: float) -> str:
     if "note" in r:
-        return f"| {r['n']} | {r['batch']} | {r['note']} | | | | | | |"
+        return f"| {r['n']} | {r['batch']} | {r['note']} | | | | | | | |"
     ratio = "—" if r["ratio"] is None else f"**{r['ratio']:.1f}x**"
     gf = r["flops"] / 1e9
     diff = "reference" if r["diff"] is None else f"{r['diff'][0]:.1e} / {r['diff'][1]:.1e}"
@@ -280,9 +296,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: tuple(v for v in s.split(",") if v),
         help=f"simulators next to ours (default all: {','.join(peers.PEERS)})",
     )
-    ap.add_argument("--budget", type=float, default=20.0, help="seconds per simulator and cell")
+    ap.add_argument("--budget", type=float, default=15.0, help="seconds per simulator and cell")
     ap.add_argument(
-        "--max-step", type=float, default=15.0, help="slower first steps are not repeated"
+        "--max-step", type=float, default=5.0, help="slower first steps are not repeated"
+    )
+    ap.add_argument(
+        "--skip-after",
+        type=float,
+        default=20.0,
+        help="a simulator whose step took longer skips the larger cells",
     )
     ap.add_argument("--no-noise", action="store_true", help="skip the noisy rows")
     ap.add_argument("--out", type=Path, help="also write the tables as Markdown here")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import importlib.metadata
+import time
 from typing import Any
 
 import numpy as np
@@ -374,9 +375,14 @@ class TensorCircuitPeer:
 
         self.value_and_grad = K.jit(K.value_and_grad(loss))
         self.batch_features = K.jit(batch_features)
+        t = time.perf_counter()
+        self.step()  # compiles for this (n, batch): setup, not a step
+        self.batch_features(self.params, self.x).block_until_ready()  # (for check())
+        self.compile_s = time.perf_counter() - t
         self.label = (
             f"{distribution('tensorcircuit-ng')} JAX {distribution('jax').split()[-1]} complex64: "
-            "jit(value_and_grad(vmap over the batch)), layers in lax.scan"
+            f"jit(value_and_grad(vmap over the batch)), layers in lax.scan (compile "
+            f"{self.compile_s:.0f} s, in setup)"
         )
 
     def step(self) -> None:
