@@ -37,3 +37,28 @@ def test_bench_gpu_says_it_needs_a_gpu_on_a_cpu_only_machine():
     assert done.returncode == 2
     assert "error: bench_gpu.py needs a CUDA GPU" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_bench_gpu_dry_run_on_the_cpu_prints_its_table():
+    """No GPU here: --device cpu runs the script's own code paths so it cannot rot unseen."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "bench_gpu.py"),
+            "--device",
+            "cpu",
+            "--sizes",
+            "4",
+            "--batches",
+            "8",
+            "--reps",
+            "1",
+            "--no-federation",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    ).stdout
+    assert "| 4 | 8 |" in out and "PennyLane lightning.gpu" in out
