@@ -9,11 +9,11 @@ train_vehicle`; the partition comes from ``context.node_config["partition-id"]``
 from __future__ import annotations
 
 import torch
-from flwr.app import ArrayRecord, Context, Message, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
 from dqfl.config import RunConfig
-from dqfl.federation import common
+from dqfl.federation import common, wire
 from dqfl.federation.engine import Instruction
 
 common.avoid_llvm_clash()
@@ -47,7 +47,8 @@ def train(message: Message, context: Context) -> Message:
     vehicle = ins.vehicle
     key = _LOCAL_PREFIX + str(record["run-key"])
     kept = context.state[key].to_torch_state_dict() if key in context.state else None
-    result = train_vehicle(cfg, ins, message.content["arrays"].to_torch_state_dict(), kept)
+    global_state = wire.from_record(message.content["arrays"], str(record[wire.LAYOUT_KEY]))
+    result = train_vehicle(cfg, ins, global_state, kept)
     if result.kept:
         for old in [k for k in context.state if k.startswith(_LOCAL_PREFIX) and k != key]:
             del context.state[old]  # an earlier point's local keys
@@ -59,7 +60,14 @@ def train(message: Message, context: Context) -> Message:
         "partition-id": vehicle,
     }
     metrics.update({f"acc-exit-{i + 1}": a for i, a in enumerate(result.exit_accuracy)})
-    content = RecordDict({"arrays": ArrayRecord(result.update), "metrics": MetricRecord(metrics)})
+    update, layout = wire.to_record(result.update)
+    content = RecordDict(
+        {
+            "arrays": update,
+            "metrics": MetricRecord(metrics),
+            "wire": ConfigRecord({wire.LAYOUT_KEY: layout}),
+        }
+    )
     return Message(content=content, reply_to=message)
 
 

@@ -51,6 +51,8 @@ class FederationConfig:
     # > 0: before aggregating, clip each vehicle's update of each block to this multiple of the
     # median norm of that block's updates over the last CLIP_WINDOW rounds (0: off)
     clip_updates: float = 0.0
+    # > 0: refuse updates with a block norm above this multiple of that median (0: off)
+    reject_updates: float = 0.0
     server_opt: str = "fedavg"  # fedavg | fedavgm | fedadam | fedyogi
     server_lr: float | None = None  # None: 1.0 for fedavg/fedavgm, 0.1 for fedadam/fedyogi
     server_momentum: float = 0.9  # fedavgm
@@ -92,8 +94,10 @@ class FederationConfig:
         return FEDBN_LOCAL if "fedbn" in self.presets() else ()
 
     def resolved_server_lr(self) -> float:
-        if not (math.isfinite(self.clip_updates) and self.clip_updates >= 0):
-            raise DqflError(f"federation.clip_updates must be >= 0; got {self.clip_updates}")
+        for key in ("clip_updates", "reject_updates"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value >= 0):
+                raise DqflError(f"federation.{key} must be >= 0; got {value}")
         if self.server_lr is not None:
             return float(self.server_lr)
         return 1.0 if self.server_opt in ("fedavg", "fedavgm") else 0.1
@@ -116,8 +120,10 @@ class FederationConfig:
             raise DqflError(
                 f"federation.robust_fraction must be in [0, 0.5); got {self.robust_fraction}"
             )
-        if not (math.isfinite(self.clip_updates) and self.clip_updates >= 0):
-            raise DqflError(f"federation.clip_updates must be >= 0; got {self.clip_updates}")
+        for key in ("clip_updates", "reject_updates"):
+            value = getattr(self, key)
+            if not (math.isfinite(value) and value >= 0):
+                raise DqflError(f"federation.{key} must be >= 0; got {value}")
         if self.server_lr is not None:
             _positive("federation.server_lr", self.server_lr)
         for key in ("server_momentum", "server_beta1", "server_beta2"):

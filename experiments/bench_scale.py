@@ -81,8 +81,9 @@ class _Tracker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def sample(self) -> float:
-        """Sample now; return the tree's CPU seconds so far (dead processes included)."""
+    def sample(self) -> dict[str, float]:
+        """Sample now; return the tree's CPU seconds so far per kind of process (dead ones
+        included)."""
         rss, cpu = _tree_sample(self.root)
         with self._lock:
             self.peak_rss = max(self.peak_rss, rss)
@@ -90,7 +91,7 @@ class _Tracker:
             for pid in cpu:
                 if (kind := _kind(pid)) != "gone":
                     self.kinds[pid] = kind
-            return sum(self.cpu_s.values())
+            return self.by_kind()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -135,7 +136,7 @@ def run_size(
         ],
     )
     tracker = _Tracker(os.getpid())
-    marks: list[float] = []  # tree CPU seconds at the point's start and at each round's record
+    marks: list[dict[str, float]] = []  # tree CPU seconds per kind: at the start, at each round
 
     def progress(event: dict) -> None:
         if event.get("event") in ("point_start", "round"):
@@ -159,7 +160,14 @@ def run_size(
         "tree_peak_rss_mb": round(tracker.peak_rss / 1024**2, 1),
         "final_top1": [round(a, 3) for a in summary["top1"]],
         "failures": summary["total_failures"],
-        "round_tree_cpu_s": [round(b - a, 1) for a, b in zip(marks, marks[1:], strict=False)],
+        "round_tree_cpu_s": [
+            round(sum(b.values()) - sum(a.values()), 1)
+            for a, b in zip(marks, marks[1:], strict=False)
+        ],
+        "round_cpu_s_by_process": [
+            {k: round(v - a.get(k, 0.0), 1) for k, v in b.items() if v - a.get(k, 0.0) >= 0.1}
+            for a, b in zip(marks, marks[1:], strict=False)
+        ],
         "tree_cpu_s": round(sum(tracker.cpu_s.values()), 1),
         "cpu_s_by_process": tracker.by_kind(),
         "load_avg_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],

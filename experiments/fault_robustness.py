@@ -16,6 +16,7 @@ a busy machine delivers after the timeout. Settings (``--variants``):
                 attacked): the ceiling for any aggregator under these faults
     mean, median, trimmed_mean, krum   30 % crashes + 10 % stragglers + 20 % sign-flip (x10)
     *_clip      the same with federation.clip_updates = 1 (norm clipping before the rule)
+    *_reject    the same with federation.reject_updates = 3 (norm outliers refused first)
 
     python experiments/fault_robustness.py --seeds 0,1 [--variants clean,median] \\
         [--set data.n_vehicles=30 ...] [--out results/fault-robustness]
@@ -52,6 +53,9 @@ VARIANTS: dict[str, list[str]] = {
     "mean_clip": ["federation.aggregator=mean", "federation.clip_updates=1"],
     "median_clip": ["federation.aggregator=median", "federation.clip_updates=1"],
     "trimmed_mean_clip": ["federation.aggregator=trimmed_mean", "federation.clip_updates=1"],
+    "mean_reject": ["federation.aggregator=mean", "federation.reject_updates=3"],
+    "median_reject": ["federation.aggregator=median", "federation.reject_updates=3"],
+    "trimmed_mean_reject": ["federation.aggregator=trimmed_mean", "federation.reject_updates=3"],
     "oracle": ["federation.aggregator=mean"],  # the attackers' replies are dropped (see run_one)
 }
 ORACLE = "oracle"

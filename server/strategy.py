@@ -17,7 +17,7 @@ from flwr.serverapp import Grid
 from flwr.serverapp.strategy import Strategy
 
 from dqfl.config import RunConfig
-from dqfl.federation import common
+from dqfl.federation import common, wire
 from dqfl.federation.engine import Reply, RoundEngine, RoundPlan
 from dqfl.federation.record import RoundRecord
 from dqfl.federation.results import RunRecorder
@@ -73,11 +73,16 @@ class ChannelAwareStrategy(Strategy):
     ) -> Iterable[Message]:
         """The engine's instructions, one message each, with the engine's global model."""
         self._plan = self.engine.plan(server_round)
-        model = ArrayRecord(self.engine.global_state)
+        model, layout = wire.to_record(self.engine.global_state)  # packed once for all
         messages = []
         for ins in self._plan.instructions:
             record = ConfigRecord(
-                {common.CONFIG_KEY: self.config_json, "run-key": self.run_key, **ins.to_config()}
+                {
+                    common.CONFIG_KEY: self.config_json,
+                    "run-key": self.run_key,
+                    wire.LAYOUT_KEY: layout,
+                    **ins.to_config(),
+                }
             )
             messages.append(
                 Message(
@@ -110,7 +115,9 @@ class ChannelAwareStrategy(Strategy):
             metrics = msg.content["metrics"]
             return Reply(
                 vehicle,
-                update=msg.content["arrays"].to_torch_state_dict(),
+                update=wire.from_record(
+                    msg.content["arrays"], str(msg.content["wire"][wire.LAYOUT_KEY])
+                ),
                 num_examples=float(metrics["num-examples"]),
                 train_loss=float(metrics.get("train-loss", float("nan"))),
                 train_seconds=float(metrics.get("train-seconds", 0.0)),

@@ -146,6 +146,23 @@ def test_clipping_bounds_an_attacker_by_the_median_norm_of_recent_rounds() -> No
     assert [n / norms[0] for n in norms] == pytest.approx([1, 1, 10], rel=1e-6)
 
 
+def test_rejection_refuses_an_update_far_above_the_median_norm_and_counts_it() -> None:
+    engine = _engine("federation.reject_updates=3", "data.n_vehicles=3")
+    before = {k: v.clone() for k, v in engine.global_state.items()}
+    plan = engine.plan(1)
+    plan.channel_depths.update({0: 1, 1: 1, 2: 1})
+    replies = [
+        Reply(0, _shifted(before, 1.0, depth=1), num_examples=1.0),
+        Reply(1, _shifted(before, 2.0, depth=1), num_examples=1.0),  # 2x the median: kept
+        Reply(2, _shifted(before, -10.0, depth=1), num_examples=1.0),  # 5x: refused
+    ]
+    out = engine.conclude(plan, replies)
+    assert out.accepted == [0, 1] and out.rejected == 1 and out.delivered[2] == 0
+    for key, old in before.items():
+        want = 1.5 if block_index(key) == 0 else 0.0
+        assert torch.allclose(engine.global_state[key], old + want, atol=1e-5), key
+
+
 def test_aggregators_use_only_vehicles_that_delivered_the_block() -> None:
     glob = {"blocks.0.a": torch.zeros(1), "blocks.1.a": torch.zeros(1)}
     ups = [

@@ -240,6 +240,13 @@ class RoundEngine:
                 continue
             accepted[v] = reply
         out.timeouts = len(set(sent) - answered)
+        cuts = {
+            v: {k: t for k, t in r.update.items() if block_index(k) < plan.channel_depths[v]}
+            for v, r in accepted.items()
+        }
+        if fed.clip_updates > 0 or fed.reject_updates > 0:
+            cuts = self._bound_norms(plan.round, cuts, out)
+            accepted = {v: accepted[v] for v in cuts}
         out.accepted = sorted(accepted)
         out.delivered = {v: plan.channel_depths[v] if v in accepted else 0 for v in plan.sampled}
         out.weights = {
@@ -248,15 +255,9 @@ class RoundEngine:
             else float(self.cfg.data.samples_per_vehicle)
             for v in plan.sampled
         }
-        cuts = [
-            {k: t for k, t in accepted[v].update.items() if block_index(k) < out.delivered[v]}
-            for v in out.accepted
-        ]
-        if fed.clip_updates > 0:
-            cuts = self._clip(cuts, fed.clip_updates)
         targets = aggregate_blocks(
             self.global_state,
-            cuts,
+            [cuts[v] for v in out.accepted],
             [out.delivered[v] for v in out.accepted],
             [accepted[v].num_examples for v in out.accepted],
             local_keys=lambda k: is_local(k, self.local),
@@ -278,25 +279,47 @@ class RoundEngine:
         out.airtime_s = float(sum(plan.airtime_s[v] for v in transmitted))
         return out
 
-    def _clip(self, cuts: list[dict[str, torch.Tensor]], factor: float) -> list[dict]:
-        """Clip every update's blocks to ``factor`` x the median norm of that block's accepted
-        updates over this and the previous ``CLIP_WINDOW - 1`` rounds.
+    def _bound_norms(
+        self, rnd: int, cuts: dict[int, dict[str, torch.Tensor]], out: RoundOutcome
+    ) -> dict[int, dict[str, torch.Tensor]]:
+        """Refuse (``reject_updates``) or clip (``clip_updates``) updates whose block norm is
+        above a multiple of the median norm of that block's updates over this and the previous
+        ``CLIP_WINDOW - 1`` rounds.
 
         Why a median over several rounds: attackers drawn per vehicle are sometimes the majority
-        of one round's few deliveries, never (at a minority rate) of several rounds' together,
-        so the pooled median is an honest vehicle's norm and a scaled-up update is cut to it.
+        of one round's few deliveries, rarely of several rounds' together, so the pooled median
+        is an honest vehicle's norm, and an update scaled far beyond it is refused or cut to it.
         """
-        norms = [block_update_norms(self.global_state, cut) for cut in cuts]
+        fed = self.cfg.federation
+        norms = {v: block_update_norms(self.global_state, cut) for v, cut in cuts.items()}
         this_round: dict[int, list[float]] = {}
-        for per_block in norms:
+        for per_block in norms.values():
             for block, norm in per_block.items():
                 this_round.setdefault(block, []).append(norm)
         self.norm_history = [*self.norm_history[-(CLIP_WINDOW - 1) :], this_round]
-        bounds = {}
-        for block in this_round:
-            pooled = sorted(n for past in self.norm_history for n in past.get(block, []))
-            bounds[block] = factor * float(torch.tensor(pooled, dtype=torch.float64).quantile(0.5))
-        return [clip_update(self.global_state, cut, bounds) for cut in cuts]
+        median = {
+            block: float(
+                torch.tensor(
+                    [n for past in self.norm_history for n in past.get(block, [])],
+                    dtype=torch.float64,
+                ).quantile(0.5)
+            )
+            for block in this_round
+        }
+        kept = {}
+        for v, cut in cuts.items():
+            over = [b for b, n in norms[v].items() if n > fed.reject_updates * median[b]]
+            if fed.reject_updates > 0 and over:
+                out.rejected += 1
+                log.info("round %d: rejected vehicle %d: block %d norm far above the median",
+                         rnd, v, over[0])  # fmt: skip
+                continue
+            if fed.clip_updates > 0:
+                cut = clip_update(
+                    self.global_state, cut, {b: fed.clip_updates * m for b, m in median.items()}
+                )
+            kept[v] = cut
+        return kept
 
     def _check(self, reply: Reply, depth: int) -> str:
         """Why ``reply`` cannot be used ('' when it can)."""
