@@ -7,22 +7,22 @@ forward and backward are written out:
 
 * **Plan** (:func:`plan_layer`, once per circuit): a layer's gates are grouped into *segments*,
   contiguous wire ranges whose gates are multiplied into one ``2**k x 2**k`` matrix (the whole
-  layer up to 6 qubits; halves ``0..n/2`` and ``n/2..n-1`` above), plus *direct* gates that fit no
-  segment (the ring's wrap-around CU3), applied to the state as they are. Gates move into an
-  earlier segment only past gates on other wires, so the product is unchanged.
-* **Forward**: the segment matrices of every layer are built at once (gates applied to identity
-  rows, batched over layers), then the column-major ``(2**n, B)`` state goes through one matmul
-  per segment and one small update per direct gate; exits record ``|psi|**2``.
-* **Backward** (the adjoint method): the cotangent ``lam`` runs back through the steps,
-  ``lam <- M^H lam``, and every step's matrix gets ``dL/dM = sum lam psi^H`` over the batch; the
-  segment matrices then pass their cotangents back through their own gates (batched over
-  layers again), and every 2x2 gate matrix ``G`` gives its angles by the closed form
-  ``dL/dtheta = Re sum(conj(dL/dG) * dG/dtheta)`` (torch's convention for complex gradients:
-  ``dL/dRe + i dL/dIm``).
+  layer up to 6 qubits; above, ranges of :func:`segment_width` wires overlapping by one), plus
+  *direct* gates that fit no range (the ring's wrap-around CU3), applied to the state as they are.
+  A gate joins an earlier segment only past gates on other wires, so the product is unchanged.
+* **Forward**: the segment matrices of every layer come from compiled loops
+  (:mod:`dqfl.quantum._segment_kernels`, batch-independent, float64), then the column-major
+  ``(2**n, B)`` state goes through one matmul per segment and one small update per direct gate,
+  every step's input kept in one buffer; exits record ``|psi|**2``.
+* **Backward** (the adjoint method, conjugated so no conjugate copy of the states is made): the
+  conjugate cotangent ``lam`` runs back through the transposed step matrices, and each step's
+  ``conj(dL/dM) = sum lam psi^T`` is one contraction over the batch for all layers at once; the
+  compiled loops then walk each segment's gates backwards (undoing each, as gates are unitary)
+  and give every angle its gradient by the closed form ``dL/dtheta = Re sum(conj(dL/dG) *
+  dG/dtheta)`` (torch's convention for complex gradients: ``dL/dRe + i dL/dIm``).
 
-The state part costs a handful of large operations per layer and the matrix part is independent
-of the batch, so a step is a few hundred operations without autograd's bookkeeping. Tests check
-outputs and gradients against PennyLane and against autograd through the gate-by-gate simulator.
+Tests check outputs and gradients against PennyLane and against autograd through the
+gate-by-gate simulator (``statevector.gatewise_exits``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from dqfl.quantum import _segment_kernels as kernels
 from dqfl.quantum import gates
 from dqfl.quantum.circuit import Circuit
 
-SEGMENT_MAX_QUBITS = 6  # whole-layer matrices up to here (2**6 = 64 rows); halves above
+SEGMENT_MAX_QUBITS = 6  # whole-layer matrices up to here (2**6 = 64 rows); ranges above
 
 
 @dataclass(frozen=True)
