@@ -30,6 +30,7 @@ os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_paralleli
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import argparse  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -243,33 +244,41 @@ def trajectory_rows(args, clock: Clock) -> tuple[list[str], list[str]]:
             dens.model.load_state_dict(clean.model.state_dict())
             exact = dens.loss()
         se_batch = _batch_se(models[max(counts)])
-        chosen = None
+        stats = {}
         for t, m in models.items():
             draws = [m.loss() for _ in range(args.draws)]
-            mean, se = statistics.mean(draws), statistics.stdev(draws)
-            cost = med[t] / med["clean"]
+            stats[t] = (statistics.mean(draws), statistics.stdev(draws), med[t] / med["clean"])
+        # One trajectory's spread, pooled over the counts (SE_T = sigma_1 / sqrt(T)): steadier
+        # than any single count's standard deviation over a few draws.
+        sigma1 = statistics.mean(t * se**2 for t, (_, se, _) in stats.items()) ** 0.5
+        for t, (mean, se, cost) in stats.items():
             bias = "" if exact is None else f"{mean - exact:+.4f}"
             rows.append(
                 f"| {n} | {batch} | {t} | {1e3 * med[t]:.1f} | {cost:.1f}x | {mean:.4f} | "
-                f"{se:.4f} | {bias} | {se / se_batch:.2f} |"
+                f"{se:.4f} | {sigma1 / t**0.5:.4f} | {bias} | {sigma1 / t**0.5 / se_batch:.2f} |"
             )
             print(rows[-1], flush=True)
-            if chosen is None and se <= 0.5 * se_batch:
-                chosen = (t, cost, se)
-        if chosen:
-            t, cost, se = chosen
-            advice.append(
-                f"n = {n}: **{t} trajectories** — the smallest count whose loss standard error "
-                f"({se:.4f}) is at most half the mini-batch standard error of the loss "
-                f"({se_batch:.4f}, batch {batch}), so trajectory noise adds at most a quarter to "
-                f"the noise SGD already has; a step costs {cost:.1f}x the noiseless step "
-                f"(issue target at n = 8: within 10x)."
-            )
+        need = max(1, math.ceil((2 * sigma1 / se_batch) ** 2))  # SE <= half the batch's SE
+        t_rec = 2 ** math.ceil(math.log2(need))
+        ts = sorted(stats)
+        if t_rec in stats:
+            cost, how = stats[t_rec][2], "measured"
+        elif t_rec < ts[-1]:  # between two measured counts (or below the first): interpolate
+            lo = max([t for t in ts if t < t_rec], default=ts[0])
+            hi = min(t for t in ts if t > t_rec)
+            w = 0.0 if hi == lo else (t_rec - lo) / (hi - lo)
+            cost = stats[lo][2] + w * (stats[hi][2] - stats[lo][2])
+            how = f"interpolated between {lo} and {hi}" if hi > lo else f"at most that of {lo}"
         else:
-            advice.append(
-                f"n = {n}: none of {list(counts)} trajectories reaches half the mini-batch "
-                f"standard error ({se_batch:.4f}); use more."
-            )
+            cost, how = stats[ts[-1]][2] * t_rec / ts[-1], f"extrapolated linearly from {ts[-1]}"
+        advice.append(
+            f"n = {n}: **{t_rec} trajectories**. One trajectory's loss spread is "
+            f"sigma_1 = {sigma1:.4f}, so T trajectories give a standard error sigma_1/sqrt(T); "
+            f"T >= {need} keeps it at most half the mini-batch standard error of the loss "
+            f"({se_batch:.4f} at batch {batch}), i.e. trajectory noise adds at most a quarter "
+            f"to the variance SGD already lives with. A step then costs {cost:.0f}x the "
+            f"noiseless step ({how}; the issue's target at n = 8 is 10x)."
+        )
     return rows, advice
 
 
@@ -374,13 +383,14 @@ def main(argv: list[str] | None = None) -> None:
             "",
             "Trajectories (ours), same noise; loss = the all-exit loss of one batch, its mean and "
             f"standard deviation over {args.draws} independent trajectory draws (= the standard "
-            "error of the loss estimate at that count); bias = mean minus the exact "
-            "density-matrix loss (n <= 8); last column = that standard error over the mini-batch "
-            "standard error of the loss:",
+            "error of the loss estimate at that count), and sigma_1/sqrt(T) with sigma_1 pooled "
+            "over the counts; bias = mean minus the exact density-matrix loss (n <= 8); last "
+            "column = the fitted standard error over the mini-batch standard error of the loss:",
             "",
-            "| n | batch | trajectories | ms/step | cost vs noiseless step | loss | "
-            "standard error | bias | / mini-batch SE |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| n | batch | trajectories T | ms/step | cost vs noiseless step | loss | "
+            "standard error (measured) | standard error (pooled fit) | bias "
+            "| fit / mini-batch SE |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             *traj,
             "",
             *[f"- {a}" for a in advice],
