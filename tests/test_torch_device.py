@@ -86,3 +86,21 @@ def test_flower_gets_a_gpu_share_only_for_cuda_points(monkeypatch, tmp_path) -> 
     assert conf["client_resources"]["num_gpus"] == pytest.approx(0.5)  # 4 actors on 2 GPUs
     conf = backend_config(cpu_points)  # auto with a GPU present trains there too
     assert conf["client_resources"]["num_gpus"] == pytest.approx(0.25)
+
+
+def test_evaluate_loads_the_model_on_the_chosen_device(monkeypatch, tmp_path) -> None:
+    from dqfl.cli.evaluate_cmd import load_model
+    from dqfl.federation.results import MODEL, RunRecorder
+
+    _no_cuda(monkeypatch)
+    cfg = load_config(None, ["model.torch_device=cuda"])  # trained on a GPU machine
+    state = common.build(cfg).state_dict()
+    RunRecorder(cfg, tmp_path).save_model(state)
+    with pytest.raises(DqflError, match="no CUDA device"):
+        load_model(tmp_path / MODEL)  # the run's own device, absent here
+    cfg2, model = load_model(tmp_path / MODEL, "auto")
+    assert cfg2.model.torch_device == "auto"
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+    with pytest.raises(DqflError, match="model.torch_device must be one of"):
+        load_model(tmp_path / MODEL, "gpu")
