@@ -194,6 +194,17 @@ def test_fault_accounting_and_nan_rejection() -> None:
     assert all(torch.equal(engine.global_state[k], before[k]) for k in before)
 
 
+def test_inf_updates_are_rejected_and_counted_with_norm_rejection_on() -> None:
+    engine = _engine("federation.reject_updates=3")
+    before = {k: v.clone() for k, v in engine.global_state.items()}
+    plan = engine.plan(1)
+    inf = {k: torch.full_like(v, float("inf")) for k, v in before.items()}
+    out = engine.conclude(plan, [Reply(v, inf, num_examples=1.0) for v in plan.channel_depths])
+    assert out.rejected == sum(d > 0 for d in plan.channel_depths.values()) > 0
+    assert out.accepted == []
+    assert all(torch.equal(engine.global_state[k], before[k]) for k in before)
+
+
 def test_injected_faults_are_seeded_per_round_and_vehicle_and_counted() -> None:
     engine = _engine(
         "data.n_vehicles=12",
