@@ -1,12 +1,16 @@
-"""How the federation scales: wall time per round and memory for 10, 100 and 1000 vehicles.
+"""How the federation scales: wall time, CPU time and memory per round for 10 to 10,000 vehicles.
 
 Each fleet size runs in its own subprocess (a clean Ray start, a clean peak-RSS figure) through
 the real harness (`dqfl.cli.apps.run_points` -> one `run_simulation`). Memory: the driver's peak RSS
 (`resource.getrusage`) and the peak summed RSS of the driver's whole process tree (Ray's GCS,
-raylet and worker actors), sampled from /proc every 0.5 s.
+raylet and worker actors), sampled from /proc every 0.5 s. CPU: the tree's CPU seconds (user +
+system) per round and per kind of process (driver, Ray actors, Ray's daemons), read from /proc at
+each round's record; on a shared machine the wall time depends on the load (also printed), the CPU
+seconds much less.
 
     .venv/bin/python experiments/bench_scale.py                 # 10, 100, 1000 vehicles
-    .venv/bin/python experiments/bench_scale.py --sizes 10,100 --rounds 2 --samples 20
+    .venv/bin/python experiments/bench_scale.py --sizes 10000 --rounds 2
+    .venv/bin/python experiments/bench_scale.py --sizes 100 --set federation.local_epochs=1
 """
 
 from __future__ import annotations
