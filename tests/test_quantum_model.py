@@ -203,7 +203,7 @@ def test_adjoint_segments_hold_every_gate_once_in_a_valid_order():
         assert Counter(g for _, g in placed) == Counter(layer_gates(circuit))
         for step in plan:
             assert all(step.lo <= w <= step.hi for g in step.gates for w in g.wires)
-            assert step.direct or step.k <= 6
+            assert step.direct or step.k <= 5
         # gates sharing a wire keep their circuit order (steps run in order)
         order = {g: i for i, g in enumerate(layer_gates(circuit))}
         position = {g: (s, j) for s, step in enumerate(plan) for j, g in enumerate(step.gates)}

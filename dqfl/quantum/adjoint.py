@@ -7,7 +7,7 @@ forward and backward are written out:
 
 * **Plan** (:func:`plan_layer`, once per circuit): a layer's gates are grouped into *segments*,
   contiguous wire ranges whose gates are multiplied into one ``2**k x 2**k`` matrix (the whole
-  layer up to 6 qubits; above, ranges of :func:`segment_width` wires overlapping by one), plus
+  layer up to 5 qubits; above, ranges of :func:`segment_width` wires overlapping by one), plus
   *direct* gates that fit no range (the ring's wrap-around CU3), applied to the state as they are.
   A gate joins an earlier segment only past gates on other wires, so the product is unchanged.
 * **Forward**: the segment matrices of every layer come from compiled loops
@@ -37,7 +37,7 @@ from dqfl.quantum import _segment_kernels as kernels
 from dqfl.quantum import gates
 from dqfl.quantum.circuit import Circuit
 
-SEGMENT_MAX_QUBITS = 6  # whole-layer matrices up to here (2**6 = 64 rows); ranges above
+SEGMENT_MAX_QUBITS = 5  # whole-layer matrices up to here (measured: at 6 qubits two ranges win)
 
 
 @dataclass(frozen=True)
