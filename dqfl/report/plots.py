@@ -86,20 +86,26 @@ def accuracy_vs_quality(metrics: list[RunMetrics], path: Path) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     titles = (("global_top1", "deepest exit, final global model"), ("fleet_top1", "fleet"))
     for ax, (attr, title) in zip(axes, titles, strict=True):
-        for label in labels:
-            snrs = sorted(s for m, s in groups if m == label)
-            cis = [ci_of(groups[(label, s)], lambda r, a=attr: getattr(r, a)) for s in snrs]
-            _bands(
-                ax, snrs, np.array([c.mean for c in cis]) * 100,
-                np.array([c.low for c in cis]) * 100, np.array([c.high for c in cis]) * 100,
-                colors[label], label, styles[label],
-            )  # fmt: skip
+        _quality_bands(ax, groups, labels, colors, styles, lambda r, a=attr: getattr(r, a))
         ax.set_title(f"{title} (mean, 95 % CI over seeds)", fontsize=10)
         ax.set_xlabel("channel quality: mean SNR at the reference distance (dB)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("top-1 on held-out set (%)")
     axes[0].legend(fontsize=8)
     return _save(fig, path)
+
+
+def _quality_bands(ax, groups, labels, colors, styles, value) -> None:
+    """One band per method against channel quality: the seed-mean of ``value(run)`` with its
+    95 % interval, in percent."""
+    for label in labels:
+        snrs = sorted(s for m, s in groups if m == label)
+        cis = [ci_of(groups[(label, s)], value) for s in snrs]
+        _bands(
+            ax, snrs, np.array([c.mean for c in cis]) * 100,
+            np.array([c.low for c in cis]) * 100, np.array([c.high for c in cis]) * 100,
+            colors[label], label, styles[label],
+        )  # fmt: skip
 
 
 def accuracy_vs_quality_per_exit(metrics: list[RunMetrics], path: Path) -> Path | None:
@@ -113,18 +119,10 @@ def accuracy_vs_quality_per_exit(metrics: list[RunMetrics], path: Path) -> Path 
     n_exits = max(len(m.exit_top1) for m in multi)
     fig, axes = plt.subplots(1, n_exits, figsize=(3.6 * n_exits, 3.6), sharey=True, squeeze=False)
     for i, ax in enumerate(axes[0]):
-        for label in labels:
-            snrs = sorted(s for m, s in groups if m == label)
-            cis = [
-                ci_of(groups[(label, s)], lambda r, i=i: r.exit_top1[i] if i < len(r.exit_top1)
-                      else float("nan"))
-                for s in snrs
-            ]  # fmt: skip
-            _bands(
-                ax, snrs, np.array([c.mean for c in cis]) * 100,
-                np.array([c.low for c in cis]) * 100, np.array([c.high for c in cis]) * 100,
-                colors[label], label, styles[label],
-            )  # fmt: skip
+        _quality_bands(
+            ax, groups, labels, colors, styles,
+            lambda r, i=i: r.exit_top1[i] if i < len(r.exit_top1) else float("nan"),
+        )  # fmt: skip
         ax.set_title(f"exit {i + 1}", fontsize=10)
         ax.set_xlabel("channel quality (dB)")
         ax.grid(alpha=0.3)
