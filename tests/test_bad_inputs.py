@@ -244,6 +244,11 @@ def test_bad_input_is_refused_up_front(args, phrase, setup, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DQFL_CACHE_DIR", str(tmp_path / ".cache"))
     setup(tmp_path)
+    _assert_refused(dqfl_cli, args, phrase, tmp_path)
+
+
+def _assert_refused(dqfl_cli, args, phrase: str, tmp_path: Path) -> None:
+    """Exit 2, one ``error:`` line naming ``phrase``, no traceback, nothing written."""
     before = _tree(tmp_path)
     code, output = dqfl_cli(args)
     assert code == 2, output
@@ -278,13 +283,8 @@ def test_cuda_on_a_machine_without_cuda_is_refused_up_front(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DQFL_CACHE_DIR", str(tmp_path / ".cache"))
     setup(tmp_path)
-    before = _tree(tmp_path)
-    code, output = dqfl_cli(args)
-    assert code == 2, output
-    assert "model.torch_device = 'cuda' but torch sees no CUDA device" in output, output
-    assert "Traceback" not in output
-    assert len([line for line in output.splitlines() if line.startswith("error: ")]) == 1, output
-    assert _tree(tmp_path) == before, "files were written"
+    phrase = "model.torch_device = 'cuda' but torch sees no CUDA device"
+    _assert_refused(dqfl_cli, args, phrase, tmp_path)
 
 
 def test_config_help_names_the_sections(dqfl_cli) -> None:
