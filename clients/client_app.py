@@ -21,14 +21,16 @@ common.avoid_llvm_clash()
 app = ClientApp()
 
 _LOCAL_PREFIX = "local-"
-_CONFIGS: dict[str, RunConfig] = {}
+_CONFIGS: dict[str, tuple[RunConfig, str]] = {}
 
 
-def _config(text: str) -> RunConfig:
+def _config(text: str) -> tuple[RunConfig, str]:
+    """The run's config and its fingerprint, parsed and hashed once per process."""
     if text not in _CONFIGS:
         if len(_CONFIGS) > 64:
             _CONFIGS.clear()
-        _CONFIGS[text] = common.config_from_json(text)
+        cfg = common.config_from_json(text)
+        _CONFIGS[text] = cfg, cfg.fingerprint()
     return _CONFIGS[text]
 
 
@@ -39,7 +41,7 @@ def train(message: Message, context: Context) -> Message:
 
     torch.set_num_threads(1)
     record = message.content["config"]
-    cfg = _config(str(record[common.CONFIG_KEY]))
+    cfg, fingerprint = _config(str(record[common.CONFIG_KEY]))
     ins = Instruction.from_config(record)
     # The server decides which vehicle (partition) a node plays and says so in the instruction;
     # Flower's simulation does not answer the discovery query, so its node order can differ from
@@ -48,7 +50,7 @@ def train(message: Message, context: Context) -> Message:
     key = _LOCAL_PREFIX + str(record["run-key"])
     kept = context.state[key].to_torch_state_dict() if key in context.state else None
     global_state = wire.from_record(message.content["arrays"], str(record[wire.LAYOUT_KEY]))
-    result = train_vehicle(cfg, ins, global_state, kept)
+    result = train_vehicle(cfg, ins, global_state, kept, model_key=fingerprint)
     if result.kept:
         for old in [k for k in context.state if k.startswith(_LOCAL_PREFIX) and k != key]:
             del context.state[old]  # an earlier point's local keys

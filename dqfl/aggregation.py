@@ -263,21 +263,44 @@ def update_is_sane(
 ) -> tuple[bool, str]:
     """Reject NaN/Inf parameters and updates whose L2 distance to ``reference`` exceeds max_norm.
 
-    Returns (ok, reason). Only keys present in both are compared (shapes must match).
+    Returns (ok, reason). Only keys present in both are compared (shapes must match). The
+    server checks every reply, so the values are checked as one vector (one finiteness test,
+    one squared distance) and only the reason is looked up key by key.
     """
-    sq = 0.0
-    for key, value in update.items():
-        value = torch.as_tensor(value)
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+    tensors = {key: torch.as_tensor(value) for key, value in update.items()}
+    floats = [(k, v) for k, v in tensors.items() if v.is_floating_point()]
+    first_bad = _first_non_finite(floats)
+    for key, value in tensors.items():
+        if key == first_bad:
             return False, f"non-finite values in {key}"
         if key not in reference:
             return False, f"unexpected key {key}"
-        ref = reference[key]
-        if tuple(value.shape) != tuple(ref.shape):
-            return False, f"{key}: shape {tuple(value.shape)} != {tuple(ref.shape)}"
-        if value.is_floating_point():
-            sq += float(((value.double() - ref.double()) ** 2).sum())
-    norm = math.sqrt(sq)
+        if value.shape != reference[key].shape:
+            shape, ref_shape = tuple(value.shape), tuple(reference[key].shape)
+            return False, f"{key}: shape {shape} != {ref_shape}"
+    ours = _flat_double([v for _, v in floats])
+    theirs = _flat_double([reference[k] for k, _ in floats])
+    norm = math.sqrt(float(((ours - theirs) ** 2).sum()))
     if not norm <= max_norm:
         return False, f"update norm {norm:.3g} > max_update_norm {max_norm:g}"
     return True, ""
+
+
+def _flat_double(values: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``values`` flattened into one float64 vector (empty when there are none)."""
+    if not values:
+        return torch.zeros(0, dtype=torch.float64)
+    if len({v.dtype for v in values}) == 1:
+        return torch.cat([v.reshape(-1) for v in values]).double()
+    return torch.cat([v.reshape(-1).double() for v in values])
+
+
+def _first_non_finite(values: Sequence[tuple[str, torch.Tensor]]) -> str | None:
+    """The key of the first tensor holding a NaN or Inf (None when all are finite)."""
+    if not values:
+        return None
+    if len({v.dtype for _, v in values}) == 1:
+        flat = torch.cat([v.reshape(-1) for _, v in values])
+        if bool(torch.isfinite(flat).all()):
+            return None
+    return next((k for k, v in values if not bool(torch.isfinite(v).all())), None)

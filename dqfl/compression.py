@@ -44,11 +44,55 @@ def quantize_upload(
     """``sent`` as the server decodes it: reference + quantised (sent - reference) per tensor.
 
     Non-finite updates pass through unchanged so the server's validity check still sees them.
+    Every vehicle calls this once per round, so tensors of one floating dtype are quantised
+    together in a handful of whole-vector operations (:func:`_quantize_flat`, the same values
+    as :func:`quantize_delta` tensor by tensor); anything else goes tensor by tensor.
     """
     if bits == 32:
         return dict(sent)
+    if bits not in SUPPORTED_BITS:
+        quantize_delta(torch.zeros(0), bits)  # the one clear error
+    values = list(sent.values())
+    if values and _flat_friendly(values):
+        return _quantize_flat(sent, reference, bits)
     out = {}
     for key, value in sent.items():
         ref = reference[key].to(value.dtype)
         out[key] = ref + quantize_delta(value - ref, bits)
     return out
+
+
+def _flat_friendly(values: list[torch.Tensor]) -> bool:
+    """One floating dtype and device, no empty tensor: the whole-vector path applies."""
+    first = values[0]
+    return first.is_floating_point() and all(
+        v.dtype == first.dtype and v.device == first.device and v.numel() > 0 for v in values
+    )
+
+
+def _quantize_flat(
+    sent: Mapping[str, torch.Tensor], reference: Mapping[str, torch.Tensor], bits: int
+) -> dict[str, torch.Tensor]:
+    """:func:`quantize_upload` on one flat vector: per tensor the same scale, the same rounding
+    and the same special cases (non-finite scale: delta as is; zero scale: zero) as
+    :func:`quantize_delta`, element for element."""
+    values = list(sent.values())
+    dtype = values[0].dtype
+    refs = (reference[k] for k in sent)
+    ref = torch.cat([(r if r.dtype == dtype else r.to(dtype)).reshape(-1) for r in refs])
+    delta = torch.cat([v.reshape(-1) for v in values]) - ref
+    sizes = [v.numel() for v in values]
+    if bits == 16:
+        q = delta.to(torch.float16).to(dtype)
+    else:
+        counts = torch.tensor(sizes)
+        maxima = torch.segment_reduce(delta.abs(), "max", lengths=counts)  # NaN propagates
+        scale = (maxima / 127.0).repeat_interleave(counts)  # each tensor's scale, per element
+        finite = torch.isfinite(scale)
+        q = torch.where(
+            finite & (scale != 0),
+            torch.round(delta / scale).clamp(-127, 127) * scale,
+            torch.where(finite, torch.zeros_like(delta), delta),
+        )
+    parts = (ref + q).split(sizes)
+    return {key: part.view(v.shape) for (key, v), part in zip(sent.items(), parts, strict=True)}

@@ -104,3 +104,28 @@ def test_update_sanity() -> None:
     assert not ok and "non-finite" in reason
     ok, reason = update_is_sane(_state(100.0), ref, 10.0)
     assert not ok and "norm" in reason
+
+
+def test_update_sanity_names_the_first_problem_in_key_order() -> None:
+    """The values are checked as one vector; the reason still names the first offending key,
+    in the order a key-by-key check meets them."""
+    ref = _state(0.0)
+    keys = list(ref)
+    bad = _state(1.0)
+    bad[keys[4]][0] = math.nan
+    bad[keys[1]][0] = math.inf
+    assert update_is_sane(bad, ref, 100.0) == (False, f"non-finite values in {keys[1]}")
+    wrong_shape = _state(1.0)
+    wrong_shape[keys[0]] = torch.zeros(7)
+    wrong_shape[keys[1]][0] = math.nan  # after the bad shape: the shape is reported
+    ok, reason = update_is_sane(wrong_shape, ref, 100.0)
+    assert not ok and reason.startswith(f"{keys[0]}: shape")
+    extra = {"unknown": torch.zeros(2), **_state(1.0)}
+    assert update_is_sane(extra, ref, 100.0) == (False, "unexpected key unknown")
+    mixed = _state(0.5)
+    mixed[keys[0]] = mixed[keys[0]].double()
+    norm = math.sqrt(sum(float(((v.double() - ref[k].double()) ** 2).sum())
+                         for k, v in mixed.items()))  # fmt: skip
+    assert update_is_sane(mixed, ref, norm * 1.001)[0]
+    assert update_is_sane(mixed, ref, norm * 0.999) == (
+        False, f"update norm {norm:.3g} > max_update_norm {norm * 0.999:g}")  # fmt: skip

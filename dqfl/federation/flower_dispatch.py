@@ -1,5 +1,6 @@
-"""A linear-time message dispatcher for Flower's simulation engine (the cut that makes 1000s of
-vehicles per round feasible).
+"""Cheaper message traffic inside Flower's simulation engine: a linear-time dispatcher for the
+instructions and a gate on reply polling (the cuts that make 1000s of vehicles per round
+feasible).
 
 Flower's simulation runtime (``flwr.server.superlink.fleet.vce.vce_api``, checked on flwr 1.42)
 hands messages to its workers from a thread that, every 0.1 s, asks the in-memory link state for
@@ -16,18 +17,33 @@ is keyed by vehicle and aggregated in vehicle order).
 
 :func:`linear_dispatch` swaps the sweep in for the duration of one ``run_simulation`` call and
 restores Flower's own afterwards. It applies only where its assumptions hold (the in-memory link
-state with the attributes used here); any other state object gets Flower's original loop.
+state with the attributes used here); any other state object gets Flower's original loop. A
+sweep is skipped while the store is unchanged since a sweep that found nothing to hand out:
+nothing can have become deliverable (a round pushes all its messages at once, so at 10,000
+vehicles this saves walking 10,000 stored messages ten times a second for the whole round).
+
+On the server's side, Flower's grid asks the link state for every outstanding reply each
+``pull_interval``, and each ask validates all of them: O(outstanding) per poll.
+:func:`gate_reply_pulls` lets a poll through only when at least a quarter of the outstanding
+replies (at least one) have been stored since the last poll, or every ``MAX_PULL_GAP_S``:
+about log(n) polls per round instead of one per interval, and the round's end is seen within
+one interval of its last reply.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from queue import Queue
 from typing import Any
 
 SWEEP_INTERVAL_S = 0.1  # Flower's own pause between sweeps
+PULL_INTERVAL_S = 0.1  # Flower's own pause between reply polls
+PULL_FRACTION = 0.25  # a poll is let through once this share of the outstanding replies waits
+MAX_PULL_GAP_S = 5.0  # ... or once this long has passed since the last one (a safety net)
 
 _STATE_ATTRS = ("lock", "message_ins_store", "_check_stored_messages")
 
@@ -65,6 +81,14 @@ def dispatch_sweep(state: Any, nodes: Mapping[int, Any] | set[int]) -> list[Any]
     return batch
 
 
+def store_marker(state: Any) -> tuple[int, int, Any]:
+    """What changes whenever a message is stored in or removed from the instruction store
+    (its identity, size and newest key; dicts keep insertion order)."""
+    with state.lock:
+        store = state.message_ins_store
+        return id(store), len(store), next(reversed(store), None)
+
+
 def _add_messages_to_queue(
     original: Callable[..., None],
 ) -> Callable[[Any, Queue, Mapping[int, int], threading.Event], None]:
@@ -75,9 +99,14 @@ def _add_messages_to_queue(
             original(state, queue, nodes_mapping, f_stop)
             return
         nodes = set(nodes_mapping)
+        idle_at = None  # the store's marker when a sweep last found nothing to hand out
         while not f_stop.is_set():
-            for msg in dispatch_sweep(state, nodes):
-                queue.put(msg)
+            marker = store_marker(state)
+            if marker != idle_at:
+                batch = dispatch_sweep(state, nodes)
+                for msg in batch:
+                    queue.put(msg)
+                idle_at = None if batch else marker
             f_stop.wait(SWEEP_INTERVAL_S)
 
     return add_messages_to_queue
@@ -97,3 +126,38 @@ def linear_dispatch() -> Iterator[None]:
         yield
     finally:
         vce_api.add_messages_to_queue = original
+
+
+class _ReplyGate:
+    """Stands in for ``grid.pull_messages``: polls only when enough replies wait (module doc)."""
+
+    def __init__(self, grid: Any) -> None:
+        self.pull = grid.pull_messages
+        self.store = grid.state.message_res_store
+        self.seen = -1  # stored replies right after the last poll; -1: poll now
+        self.last = 0.0
+
+    def __call__(self, message_ids: Any) -> Any:
+        ids = set(message_ids)
+        stored = len(self.store)
+        self.seen = min(self.seen, stored)  # the store shrank: count arrivals from here
+        due = max(1, math.ceil(PULL_FRACTION * len(ids)))
+        if self.seen >= 0 and stored - self.seen < due:
+            if time.monotonic() - self.last < MAX_PULL_GAP_S:
+                return []
+        replies = self.pull(ids)
+        self.seen, self.last = len(self.store), time.monotonic()
+        return replies
+
+
+def gate_reply_pulls(grid: Any) -> bool:
+    """Gate ``grid``'s reply polls (once per grid) when it is Flower's in-memory grid over a
+    state :func:`supports`; True when the gate is on."""
+    if isinstance(getattr(grid, "pull_messages", None), _ReplyGate):
+        return True
+    state = getattr(grid, "state", None)
+    if state is None or not supports(state) or not hasattr(state, "message_res_store"):
+        return False
+    grid.pull_messages = _ReplyGate(grid)
+    grid.pull_interval = PULL_INTERVAL_S
+    return True

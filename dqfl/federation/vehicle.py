@@ -37,15 +37,18 @@ class VehicleResult:
     exit_accuracy: list[float] = field(default_factory=list)
 
 
-def model_for(cfg: RunConfig, state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+def model_for(
+    cfg: RunConfig, state: Mapping[str, torch.Tensor], key: str | None = None
+) -> torch.nn.Module:
     """The run's model holding ``state``: built once per process and config, then reused.
 
     Loading a full state into a kept model costs a fraction of building (or copying) one per
     vehicle: a cut in per-vehicle overhead at scale. A noise generator (shots, trajectories) is
     reseeded as a fresh build would seed it, so draws never depend on which vehicles this
-    process served before.
+    process served before. ``key`` names the config (default: its fingerprint, which costs
+    about as much as the load; the ClientApp passes the one it computed once per config).
     """
-    key = cfg.fingerprint()
+    key = key or cfg.fingerprint()
     model = _TEMPLATES.get(key)
     if model is None:
         if len(_TEMPLATES) > 16:
@@ -63,8 +66,12 @@ def train_vehicle(
     ins: Instruction,
     global_state: Mapping[str, torch.Tensor],
     kept: Mapping[str, torch.Tensor] | None = None,
+    model_key: str | None = None,
 ) -> VehicleResult:
-    """Obey ``ins``: inject its fault, train on this vehicle's data, cut, keep local keys."""
+    """Obey ``ins``: inject its fault, train on this vehicle's data, cut, keep local keys.
+
+    ``model_key``: the config's fingerprint when the caller knows it (see :func:`model_for`).
+    """
     from dqfl.training import train_local
 
     if ins.fault == "crash":
@@ -76,7 +83,7 @@ def train_vehicle(
     state = dict(global_state)
     if kept:
         state.update(kept)
-    model = model_for(cfg, state)
+    model = model_for(cfg, state, model_key)
     depth = ins.train_depth or None
     result = train_local(
         model,
