@@ -178,6 +178,26 @@ def norm_net(monkeypatch):
     return NormNet
 
 
+def test_partitions_are_cached_up_to_a_byte_budget(monkeypatch) -> None:
+    """A process keeps partitions until their bytes exceed the budget, then starts afresh (a
+    Ray actor meets every vehicle of a large fleet each round: a count cap emptied the cache
+    every round)."""
+    cfg = tiny()
+    x, y = common.partition(cfg, 0)
+    one = x.element_size() * x.nelement() + y.element_size() * y.nelement()
+    monkeypatch.setattr(common, "_PARTITIONS", {})
+    monkeypatch.setattr(common, "_cached_bytes", 0)
+    monkeypatch.setattr(common, "_MAX_CACHED_BYTES", 2 * one)
+    first = common.partition(cfg, 0)
+    assert torch.equal(first[0], x) and torch.equal(first[1], y)
+    assert common.partition(cfg, 1) is common.partition(cfg, 1)
+    assert common.partition(cfg, 0) is first  # two fit
+    third = common.partition(cfg, 2)  # the third does not: the cache starts afresh
+    assert common.partition(cfg, 2) is third and common._cached_bytes == one
+    again = common.partition(cfg, 0)
+    assert again is not first and torch.equal(again[0], x)
+
+
 def test_instruction_round_trips_through_a_flat_record() -> None:
     ins = instruction(tiny("federation.strategy=fedprox+fedbn"), fault="byzantine", attack="nan")
     assert ins.local == (".norm.",) and ins.prox_mu == 0.01
