@@ -49,3 +49,34 @@ def test_arrays_that_do_not_fit_the_layout_are_refused() -> None:
     _, small = pack({"blocks.0.u3": _state()["blocks.0.u3"]})
     with pytest.raises(ValueError):
         unpack(arrays, small)  # more values than described
+
+
+def test_arrays_read_as_flower_reads_them() -> None:
+    """The cached-header reader returns what ``Array.numpy()`` returns for every dtype and
+    shape (Fortran order and 0-d included), and leaves other serialisations to Flower."""
+    pytest.importorskip("flwr")
+    import numpy as np
+    from flwr.app import Array
+
+    from dqfl.federation.wire import array_numpy
+
+    samples = [
+        np.arange(12, dtype=np.float32),
+        np.arange(6, dtype=np.int64).reshape(2, 3),
+        np.asfortranarray(np.arange(6, dtype=np.float64).reshape(2, 3)),
+        np.array(3.5, dtype=np.float16),
+        np.zeros((0, 4), dtype=np.complex64),
+    ]
+    for value in samples:
+        array = Array.from_numpy_ndarray(value)
+        for _ in range(2):  # parsed once, then from the cache
+            got, want = array_numpy(array), array.numpy()
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert np.array_equal(got, want) and np.array_equal(got, value)
+    other = Array(dtype="float32", shape=(2,), stype="torch.raw", data=b"\0" * 8)
+    with pytest.raises(TypeError):  # Flower's own refusal of a serialisation it cannot read
+        array_numpy(other)
+    short = Array.from_numpy_ndarray(np.arange(8, dtype=np.float32))
+    short.data = short.data[:-4]
+    with pytest.raises(ValueError):
+        array_numpy(short)
