@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _read(path: str) -> bytes:
-    """A /proc file's bytes (plain ``open``: this runs many times a second in the driver, whose
+    """A /proc file's bytes (plain ``open``: this runs twice a second in the driver, whose
     CPU seconds it measures)."""
     with open(path, "rb") as fh:
         return fh.read()
@@ -38,13 +38,14 @@ def _read(path: str) -> bytes:
 
 def _kind(pid: int) -> str:
     """A short name for a process of the tree (the driver, Ray actors, Ray's daemons)."""
-    try:
-        cmd = _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode()
-    except OSError:
-        return "gone"
     if pid == os.getpid():
         return "driver"
-    args = cmd.split() or ["?"]
+    try:
+        args = _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ").decode().split()
+    except OSError:
+        return "gone"
+    if not args:  # exited, not yet reaped: keep the name it had
+        return "gone"
     if args[0].startswith("ray::"):  # a Ray worker names itself after its actor
         return args[0]
     script = next((a for a in args[1:] if a.endswith(".py")), args[0])
