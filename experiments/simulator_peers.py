@@ -95,7 +95,7 @@ class TorchModelPeer:
 
 def ours(n: int, x, y, **overrides) -> TorchModelPeer:
     model = default_model(n, **overrides)
-    return TorchModelPeer(model, x, y, f"dqfl torch (simulator={model.simulator}, complex64)")
+    return TorchModelPeer(model, x, y, f"dqfl (simulator={model.simulator}: adjoint, compiled state passes, complex64)")
 
 
 def pennylane_default_qubit(reference, x, y) -> TorchModelPeer:

@@ -230,6 +230,56 @@ def test_adjoint_path_gives_the_input_gradient():
     torch.testing.assert_close(grads[0], grads[1], atol=1e-12, rtol=0)
 
 
+@pytest.mark.parametrize("engine", ["compiled", "torch"])
+@pytest.mark.parametrize(
+    ("n", "layers_per_block", "entangler"),
+    [(3, 1, "ring"), (5, 2, "ring"), (6, 1, "chain"), (8, 1, "ring"), (11, 2, "ring")],
+)
+def test_both_state_engines_agree_with_gatewise(engine, n, layers_per_block, entangler):
+    """The compiled CPU passes and the torch operations (the CUDA path, run here on the CPU):
+    exit probabilities and the gradients in the start state and every angle."""
+    from dqfl.quantum import adjoint
+    from dqfl.quantum import statevector as sv
+    from dqfl.quantum.circuit import build_circuit
+
+    circuit = build_circuit(n, 2, layers_per_block, entangler=entangler)
+    shapes = circuit.block_shapes()
+    gen = torch.Generator().manual_seed(n)
+    psi0 = torch.rand(3, 2**n, dtype=torch.float64, generator=gen, requires_grad=True)
+    u3 = torch.rand(2 * layers_per_block, *shapes["u3"][1:], dtype=torch.float64, generator=gen)
+    cu3 = torch.rand(2 * layers_per_block, *shapes["cu3"][1:], dtype=torch.float64, generator=gen)
+    u3.requires_grad_(), cu3.requires_grad_()
+    w = torch.rand(2, 3, 2**n, dtype=torch.float64, generator=gen)
+    out = torch.stack(adjoint.adjoint_exits(psi0, u3, cu3, circuit, engine))
+    ref = torch.stack(sv.gatewise_exits(psi0, u3, cu3, circuit, None, 2))
+    torch.testing.assert_close(out, ref, atol=1e-12, rtol=0)
+    got = torch.autograd.grad((out * w).sum(), (psi0, u3, cu3))
+    want = torch.autograd.grad((ref * w).sum(), (psi0, u3, cu3))
+    for g, h in zip(got, want, strict=True):
+        torch.testing.assert_close(g, h, atol=1e-12, rtol=0)
+
+
+def test_compiled_engine_in_single_precision_tracks_double():
+    from dqfl.quantum import adjoint
+    from dqfl.quantum.circuit import build_circuit
+
+    circuit = build_circuit(9, 3)
+    gen = torch.Generator().manual_seed(0)
+    psi0 = torch.nn.functional.normalize(torch.rand(4, 512, dtype=torch.float64, generator=gen))
+    u3 = torch.rand(3, 9, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    cu3 = torch.rand(3, 9, 3, dtype=torch.float64, generator=gen, requires_grad=True)
+    weights = torch.rand(512, dtype=torch.float64, generator=gen)
+    results = []
+    for dtype in (torch.float32, torch.float64):
+        a, b = u3.detach().to(dtype).requires_grad_(), cu3.detach().to(dtype).requires_grad_()
+        p = torch.stack(adjoint.adjoint_exits(psi0.to(dtype), a, b, circuit, "compiled"))
+        assert p.dtype == dtype
+        (p * weights.to(dtype)).sum().backward()
+        results.append((p.double(), a.grad.double(), b.grad.double()))
+    for x32, x64 in zip(*results, strict=True):
+        torch.testing.assert_close(x32, x64, atol=1e-5 * x64.abs().max().item(), rtol=0)
+
+
 def test_chain_entangler_and_reupload_follow_the_description():
     for kw in (dict(entangler="chain"), dict(encoding="angle", reupload=True, layers_per_block=2)):
         a, b = _pair(4, 2, **kw)

@@ -126,6 +126,7 @@ def check_model(cfg: RunConfig) -> None:
         model = build(cfg)
     except ValueError as exc:
         raise DqflError(f"the model cannot be built from this configuration: {exc}") from None
+    warm_up_kernels(cfg, model)
     from dqfl.federation.common import block_counts
     from dqfl.federation.methods import method
 
@@ -133,6 +134,29 @@ def check_model(cfg: RunConfig) -> None:
         n_blocks = len(block_counts(cfg, model))  # vectors must have one entry per block
         cfg.channel.split_for(n_blocks)
         cfg.channel.utilities_for(n_blocks)
+
+
+def warm_up_kernels(cfg: RunConfig, model) -> None:
+    """Compile the simulator's state passes here, once, before Flower's actors start (each
+    would otherwise compile them itself on a fresh install, ~15 s apiece)."""
+    from dqfl.quantum import adjoint
+    from dqfl.quantum.dqnn import DQNN
+
+    if (
+        not isinstance(model, DQNN)
+        or model.backend != "torch"
+        or not adjoint.supports(model.circuit)
+    ):
+        return
+    if cfg.model.torch_device not in ("cpu", "auto"):
+        return
+    seconds = adjoint.warm_up(model.blocks[0].u3.dtype)
+    if seconds > 2:
+        from rich.console import Console
+
+        Console(stderr=True).print(
+            f"compiled the simulator's kernels in {seconds:.0f} s (kept on disk for later runs)"
+        )
 
 
 def check_data_paths(cfg: RunConfig) -> None:

@@ -75,14 +75,15 @@ def _angle_grad(q00, q01, q10, q11, theta, phi, delta, out):
 
 
 @njit(cache=True)
-def segment_grads(u3, cu3, table, k, mats, grad_mats, grad_u3, grad_cu3):
+def segment_grads(u3, cu3, table, k, mats, conj_grads, grad_u3, grad_cu3):
     """Add the angle gradients of every gate in ``table`` to ``grad_u3``/``grad_cu3``, given the
-    segment matrices ``mats`` (L, 2**k, 2**k) and their cotangents ``grad_mats``: walk the gates
+    segment matrices ``mats`` (L, 2**k, 2**k) and the conjugates of their cotangents
+    ``conj_grads`` (any complex precision; what the state pass contracts): walk the gates
     backwards, undoing each on the matrix (gates are unitary) and on the cotangent."""
     n_layers = u3.shape[0]
     for layer in range(n_layers):
         y = mats[layer].astype(np.complex128)
-        gy = grad_mats[layer].astype(np.complex128)
+        gy = np.conj(conj_grads[layer]).astype(np.complex128)
         for r in range(table.shape[0] - 1, -1, -1):
             th, ph, de = _angles(table, r, layer, u3, cu3)
             g00, g01, g10, g11 = _u3(th, ph, de)
@@ -108,9 +109,10 @@ def segment_grads(u3, cu3, table, k, mats, grad_mats, grad_u3, grad_cu3):
 
 
 @njit(cache=True)
-def gate_grads(angles, grad_mats, out):
-    """Add dL/d(angles) (L, 3) of one U3 per layer whose 2x2 cotangents are ``grad_mats``."""
+def gate_grads(angles, conj_grads, out):
+    """Add dL/d(angles) (L, 3) of one U3 per layer whose 2x2 cotangents are the conjugates of
+    ``conj_grads``."""
     for layer in range(angles.shape[0]):
-        q = grad_mats[layer]
+        q = np.conj(conj_grads[layer]).astype(np.complex128)
         a = angles[layer]
         _angle_grad(q[0, 0], q[0, 1], q[1, 0], q[1, 1], a[0], a[1], a[2], out[layer])

@@ -1,0 +1,274 @@
+"""Compiled state passes (numba) of the adjoint path on the CPU: a whole forward or backward in
+one call.
+
+At the DQNN's sizes (256 x 32 amplitudes at n = 8, batch 32) one layer is a few tens of
+microseconds of arithmetic, about what PyTorch spends dispatching a handful of operations; a
+step written as dozens of torch operations is mostly bookkeeping. Here the forward pass (build
+every step matrix, run every layer, square the exits) and the backward pass (the conjugate
+cotangent through every transposed step, each step's matrix cotangent contracted while both its
+operands are in cache, every angle's gradient) are one compiled call each.
+
+Layout: states are planar, ``(2, D, B)`` = (real, imaginary) x amplitude x batch, so the inner
+loops run over the contiguous batch in the state's own precision (float32 or float64) and
+vectorise. ``store[s, l]`` is the input of step s in layer l, ``store[0, L]`` the output. A step
+is a row of ``steps``: (direct, lo, k, target bit, control bit, table offset, table rows,
+matrix offset); see :mod:`dqfl.quantum.adjoint` for the plan and the maths.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from dqfl.quantum._segment_kernels import gate_grads, segment_grads, segment_matrices
+
+DIRECT, LO, K, TBIT, CBIT, TAB0, TABN, MAT0 = range(8)
+TILE = 256  # batch-side columns per pass: four output rows of a tile stay in L1
+
+
+@njit(fastmath=True, cache=True)
+def _segment(m, x, out, groups, size, cols, accumulate):
+    """``out (+)= M x`` on the rows of planar states viewed (2, groups, size, cols); ``m``
+    (2, size, size) planar in the state's precision (pass the transpose for ``M^T x``)."""
+    _segment_planes(
+        m[0],
+        m[1],
+        x[0].reshape(groups, size, cols),
+        x[1].reshape(groups, size, cols),
+        out[0].reshape(groups, size, cols),
+        out[1].reshape(groups, size, cols),
+        accumulate,
+    )
+
+
+@njit(fastmath=True, cache=True)
+def _segment_planes(mr, mi, xr, xi, yr, yi, accumulate):
+    """The arithmetic of :func:`_segment` on separate real and imaginary planes (groups, size,
+    cols): four output rows at a time, summed over a column tile in a local accumulator (which
+    the compiler can vectorise: it aliases nothing) and then stored."""
+    groups, size, cols = xr.shape
+    for a in range(groups):
+        for c0 in range(0, cols, TILE):
+            c1 = min(c0 + TILE, cols)
+            w = c1 - c0
+            for i0 in range(0, size, 4):  # segments hold >= 2 wires: size % 4 == 0
+                acc = np.zeros((8, w), xr.dtype)
+                for j in range(size):
+                    ur, ui = xr[a, j, c0:c1], xi[a, j, c0:c1]
+                    r0, r1, r2, r3 = mr[i0, j], mr[i0 + 1, j], mr[i0 + 2, j], mr[i0 + 3, j]
+                    q0, q1, q2, q3 = mi[i0, j], mi[i0 + 1, j], mi[i0 + 2, j], mi[i0 + 3, j]
+                    for c in range(w):
+                        p, q = ur[c], ui[c]
+                        acc[0, c] += r0 * p - q0 * q
+                        acc[1, c] += r0 * q + q0 * p
+                        acc[2, c] += r1 * p - q1 * q
+                        acc[3, c] += r1 * q + q1 * p
+                        acc[4, c] += r2 * p - q2 * q
+                        acc[5, c] += r2 * q + q2 * p
+                        acc[6, c] += r3 * p - q3 * q
+                        acc[7, c] += r3 * q + q3 * p
+                for t in range(4):
+                    dr, di = yr[a, i0 + t, c0:c1], yi[a, i0 + t, c0:c1]
+                    if accumulate:
+                        for c in range(w):
+                            dr[c] += acc[2 * t, c]
+                            di[c] += acc[2 * t + 1, c]
+                    else:
+                        for c in range(w):
+                            dr[c] = acc[2 * t, c]
+                            di[c] = acc[2 * t + 1, c]
+
+
+@njit(fastmath=True, cache=True)
+def _segment_contract(lam, x, g, groups, size, cols):
+    """``g[:, i, j] += sum lam[i] x[j]`` (complex, planar (2, size, size) float64) over the rows
+    of planar states viewed (2, groups, size, cols); partial sums in the states' precision."""
+    lr = lam[0].reshape(groups, size, cols)
+    li = lam[1].reshape(groups, size, cols)
+    xr = x[0].reshape(groups, size, cols)
+    xi = x[1].reshape(groups, size, cols)
+    for a in range(groups):
+        for i in range(size):
+            for j in range(size):
+                sr = lr[a, i, 0] * 0  # the states' precision (vectorises)
+                si = sr
+                for c in range(cols):
+                    sr += lr[a, i, c] * xr[a, j, c] - li[a, i, c] * xi[a, j, c]
+                    si += lr[a, i, c] * xi[a, j, c] + li[a, i, c] * xr[a, j, c]
+                g[0, i, j] += sr
+                g[1, i, j] += si
+
+
+@njit(fastmath=True, cache=True)
+def _direct(m, x, out, tbit, cbit, transpose, accumulate):
+    """A (controlled) 2x2 gate ``m`` (2, 2, 2) planar on the rows of planar (2, D, B) states."""
+    r00, r01, r10, r11 = m[0, 0, 0], m[0, 0, 1], m[0, 1, 0], m[0, 1, 1]
+    q00, q01, q10, q11 = m[1, 0, 0], m[1, 0, 1], m[1, 1, 0], m[1, 1, 1]
+    if transpose:
+        r01, r10, q01, q10 = r10, r01, q10, q01
+    for i in range(x.shape[1]):
+        if i & tbit:
+            continue
+        j = i | tbit
+        if cbit and not i & cbit:
+            for p in range(2):
+                for c in range(x.shape[2]):
+                    if accumulate:
+                        out[p, i, c] += x[p, i, c]
+                        out[p, j, c] += x[p, j, c]
+                    else:
+                        out[p, i, c] = x[p, i, c]
+                        out[p, j, c] = x[p, j, c]
+            continue
+        for c in range(x.shape[2]):
+            ar, ai, br, bi = x[0, i, c], x[1, i, c], x[0, j, c], x[1, j, c]
+            yr = r00 * ar - q00 * ai + r01 * br - q01 * bi
+            yi = r00 * ai + q00 * ar + r01 * bi + q01 * br
+            zr = r10 * ar - q10 * ai + r11 * br - q11 * bi
+            zi = r10 * ai + q10 * ar + r11 * bi + q11 * br
+            if accumulate:
+                out[0, i, c] += yr
+                out[1, i, c] += yi
+                out[0, j, c] += zr
+                out[1, j, c] += zi
+            else:
+                out[0, i, c] = yr
+                out[1, i, c] = yi
+                out[0, j, c] = zr
+                out[1, j, c] = zi
+
+
+@njit(fastmath=True, cache=True)
+def _direct_contract(lam, x, g, tbit, cbit):
+    """``g[:, t, u] += sum lam[row t] x[row u]`` over the gate's (controlled) row pairs."""
+    for i in range(x.shape[1]):
+        if i & tbit or (cbit and not i & cbit):
+            continue
+        rows = (i, i | tbit)
+        for t in range(2):
+            for u in range(2):
+                sr = lam[0, 0, 0] * 0
+                si = sr
+                for c in range(x.shape[2]):
+                    lr, li = lam[0, rows[t], c], lam[1, rows[t], c]
+                    xr, xi = x[0, rows[u], c], x[1, rows[u], c]
+                    sr += lr * xr - li * xi
+                    si += lr * xi + li * xr
+                g[0, t, u] += sr
+                g[1, t, u] += si
+
+
+@njit(cache=True)
+def _step_view(steps, s, n, batch):
+    """(groups, size, cols) of a segment step on the (D, B) rows."""
+    lo, k = steps[s, LO], steps[s, K]
+    return 1 << lo, 1 << k, (1 << (n - lo - k)) * batch
+
+
+@njit(cache=True)
+def step_matrices(u3, cu3, tables, steps, dtype_probe):
+    """Every step's matrices of every layer: complex128 ``(S, L, Kmax, Kmax)`` (for the angle
+    gradients) and planar ``(S, L, 2, Kmax, Kmax)`` in the state's precision (for the passes)."""
+    n_steps, n_layers = steps.shape[0], u3.shape[0]
+    kmax = 1
+    for s in range(n_steps):
+        kmax = max(kmax, 1 << steps[s, K])
+    m64 = np.zeros((n_steps, n_layers, kmax, kmax), np.complex128)
+    planar = np.zeros((n_steps, n_layers, 2, kmax, kmax), dtype_probe.dtype)
+    for s in range(n_steps):
+        size = 1 << steps[s, K]
+        table = tables[steps[s, TAB0] : steps[s, TAB0] + steps[s, TABN]]
+        mats = segment_matrices(u3, cu3, table, steps[s, K])
+        for layer in range(n_layers):
+            for i in range(size):
+                for j in range(size):
+                    v = mats[layer, i, j]
+                    m64[s, layer, i, j] = v
+                    planar[s, layer, 0, i, j] = v.real
+                    planar[s, layer, 1, i, j] = v.imag
+    return m64, planar
+
+
+@njit(cache=True)
+def forward(psi0, planar, steps, n, n_layers, k, store, probs):
+    """Run every layer from the real start states ``psi0`` (B, D) into ``store``
+    (S, L+1, 2, D, B) and write every block's exit probabilities into ``probs`` (E, B, D)."""
+    n_steps, batch, dim = steps.shape[0], psi0.shape[0], psi0.shape[1]
+    for d in range(dim):
+        for b in range(batch):
+            store[0, 0, 0, d, b] = psi0[b, d]
+            store[0, 0, 1, d, b] = 0.0
+    for layer in range(n_layers):
+        for s in range(n_steps):
+            out = store[s + 1, layer] if s + 1 < n_steps else store[0, layer + 1]
+            size = 1 << steps[s, K]
+            m = planar[s, layer, :, :size, :size]
+            if steps[s, DIRECT]:
+                _direct(m, store[s, layer], out, steps[s, TBIT], steps[s, CBIT], False, False)
+            else:
+                groups, size, cols = _step_view(steps, s, n, batch)
+                _segment(m, store[s, layer], out, groups, size, cols, False)
+        if (layer + 1) % k == 0:
+            e = (layer + 1) // k - 1
+            psi = store[0, layer + 1]
+            for b in range(batch):
+                for d in range(dim):
+                    probs[e, b, d] = psi[0, d, b] ** 2 + psi[1, d, b] ** 2
+
+
+@njit(cache=True)
+def backward(
+    grad_probs, store, planar, m64, steps, tables, u3, cu3, n, k, grad_psi0, grad_u3, grad_cu3
+):
+    """The adjoint sweep: the conjugate cotangent ``lam`` starts at zero, picks up
+    ``2 conj(psi) dL/dp`` at every exit, runs back through the transposed steps; each step's
+    ``sum lam x^T`` (the conjugate of its matrix cotangent) is taken on the way and turned into
+    angle gradients at the end. ``grad_psi0`` (B, D) receives Re(lam) at the start state."""
+    n_steps, n_layers = steps.shape[0], u3.shape[0]
+    dim, batch = store.shape[3], store.shape[4]
+    kmax = m64.shape[2]
+    lam = np.zeros((2, dim, batch), store.dtype)
+    nxt = np.empty_like(lam)
+    contr = np.zeros((n_steps, n_layers, 2, kmax, kmax), np.float64)
+    for layer in range(n_layers - 1, -1, -1):
+        if (layer + 1) % k == 0:
+            e = (layer + 1) // k - 1
+            psi = store[0, layer + 1]
+            for d in range(dim):
+                for b in range(batch):
+                    g2 = 2.0 * grad_probs[e, b, d]
+                    lam[0, d, b] += g2 * psi[0, d, b]
+                    lam[1, d, b] -= g2 * psi[1, d, b]
+        for s in range(n_steps - 1, -1, -1):
+            x = store[s, layer]
+            size = 1 << steps[s, K]
+            m = planar[s, layer, :, :size, :size]
+            g = contr[s, layer, :, :size, :size]
+            if steps[s, DIRECT]:
+                _direct_contract(lam, x, g, steps[s, TBIT], steps[s, CBIT])
+                _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True, False)
+            else:
+                groups, size, cols = _step_view(steps, s, n, batch)
+                _segment_contract(lam, x, g, groups, size, cols)
+                mt = np.empty_like(m)
+                mt[0], mt[1] = m[0].T, m[1].T
+                _segment(mt, lam, nxt, groups, size, cols, False)
+            lam, nxt = nxt, lam
+    for d in range(dim):
+        for b in range(batch):
+            grad_psi0[b, d] = lam[0, d, b]
+    for s in range(n_steps):
+        size = 1 << steps[s, K]
+        conj = np.empty((n_layers, size, size), np.complex128)
+        for layer in range(n_layers):
+            for i in range(size):
+                for j in range(size):
+                    conj[layer, i, j] = contr[s, layer, 0, i, j] + 1j * contr[s, layer, 1, i, j]
+        table = tables[steps[s, TAB0] : steps[s, TAB0] + steps[s, TABN]]
+        if steps[s, DIRECT]:
+            src = u3 if table[0, 0] == 0 else cu3
+            dst = grad_u3 if table[0, 0] == 0 else grad_cu3
+            gate_grads(src[:, table[0, 1]], conj, dst[:, table[0, 1]])
+        else:
+            mats = np.ascontiguousarray(m64[s, :, :size, :size])
+            segment_grads(u3, cu3, table, steps[s, K], mats, conj, grad_u3, grad_cu3)
