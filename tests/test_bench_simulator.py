@@ -19,7 +19,7 @@ def test_bench_simulator_quick_prints_its_table():
         timeout=600,
         check=True,
     ).stdout
-    assert "| 8 | 32 | dqfl torch (simulator=auto" in out
+    assert "| 8 | 32 | dqfl (simulator=auto: adjoint, compiled" in out
     assert "default.qubit: one QNode per forward, backprop, broadcasting, qml.Snapshot" in out
     assert "useful GFLOP/s (% of sgemm peak)" in out
     assert "default.mixed" in out and "| 8 | 32 | 16 |" in out  # density and trajectory rows
