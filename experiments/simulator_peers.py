@@ -95,7 +95,8 @@ class TorchModelPeer:
 
 def ours(n: int, x, y, **overrides) -> TorchModelPeer:
     model = default_model(n, **overrides)
-    return TorchModelPeer(model, x, y, f"dqfl (simulator={model.simulator}: adjoint, compiled state passes, complex64)")
+    label = f"dqfl (simulator={model.simulator}: adjoint, compiled state passes, complex64)"
+    return TorchModelPeer(model, x, y, label)
 
 
 def pennylane_default_qubit(reference, x, y) -> TorchModelPeer:
