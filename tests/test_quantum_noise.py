@@ -44,7 +44,7 @@ def test_density_path_matches_default_mixed(encoding, layers_per_block):
         torch.testing.assert_close(pa.grad, pb.grad, atol=1e-5, rtol=0, msg=k)
 
 
-def test_trajectories_converge_to_density_matrix():
+def test_per_row_trajectories_converge_to_density_matrix():
     n = 4
     circ = build_circuit(n, 2)
     gen = torch.Generator().manual_seed(0)
@@ -54,14 +54,137 @@ def test_trajectories_converge_to_density_matrix():
     psi = psi / psi.norm()
     exact = noisy.density_exits(circ, psi, u3, cu3, NOISE, 2)
     rows = 600  # one independent trajectory per row
-    est = noisy.trajectory_exits(circ, psi.repeat(rows, 1), u3, cu3, NOISE, 2, 1, gen)
+    est = noisy.trajectory_exits(
+        circ, psi.repeat(rows, 1), u3, cu3, NOISE, 2, 1, gen, draws="per_row"
+    )
     for e, t in zip(exact, est, strict=True):
         mean, se = t.mean(0), t.std(0) / rows**0.5
         z = (mean - e[0]).abs() / (se + 1e-12)
         assert (z < 4.5).all(), z.max()
     # the estimate sharpens with more trajectories: the T=200 mean is within 5 SE of exact
-    est_many = noisy.trajectory_exits(circ, psi, u3, cu3, NOISE, 2, 200, gen)[-1][0]
+    est_many = noisy.trajectory_exits(circ, psi, u3, cu3, NOISE, 2, 200, gen, draws="per_row")
+    est_many = est_many[-1][0]
     assert (est_many - exact[-1][0]).abs().max() < 5 * se.max() * (rows / 200) ** 0.5
+
+
+def _shared_draws(circ, psi, u3, cu3, noise, gen, count, angles=None):
+    """``count`` independent one-trajectory estimates of the shared-draw path: per draw the
+    exit probabilities (E, B, D) and the gradient of a fixed linear functional of them."""
+    w = torch.randn(circ.n_blocks, *psi.shape, dtype=torch.float64, generator=gen)
+    probs, grads = [], []
+    for _ in range(count):
+        out = torch.stack(
+            noisy.trajectory_exits(circ, psi, u3, cu3, noise, circ.n_blocks, 1, gen, angles)
+        )
+        g = torch.autograd.grad((out * w).sum(), (u3, cu3))
+        probs.append(out.detach())
+        grads.append(torch.cat([v.flatten() for v in g]))
+    return torch.stack(probs), torch.stack(grads), w
+
+
+def _within(samples: torch.Tensor, exact: torch.Tensor, z_max: float = 5.0) -> None:
+    """The mean of ``samples`` (N, ...) is within ``z_max`` standard errors of ``exact``."""
+    mean, se = samples.mean(0), samples.std(0) / len(samples) ** 0.5
+    z = (mean - exact).abs() / (se + 1e-9)
+    assert z.max() < z_max, (z.max(), (mean - exact).abs().max())
+
+
+@pytest.mark.parametrize(
+    ("n", "encoding", "noise"),
+    [
+        (4, "amplitude", NOISE),
+        (4, "angle", NOISE),
+        (5, "amplitude", NoiseModel(amplitude_damping=0.2)),  # singular Kraus operator
+        (6, "amplitude", NoiseModel(depolarizing=0.03, t1=50.0, t2=40.0, gate_time_2q=1.0)),
+    ],
+)
+def test_shared_trajectories_are_unbiased_outputs_and_gradients(n, encoding, noise):
+    # each trajectory is one fixed circuit for the batch (Kraus operators inside the segment
+    # matrices, prefix products for the gradient): its mean is the exact density result
+    circ = build_circuit(n, 2, 1, encoding)
+    gen = torch.Generator().manual_seed(n)
+    u3 = (torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3).requires_grad_()
+    cu3 = (torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3).requires_grad_()
+    x = torch.rand(2, 2**n, dtype=torch.float64, generator=gen)
+    angles = None
+    if encoding == "angle":
+        from dqfl.quantum import encoding as enc
+
+        angles = enc.angle_features(x, n)
+        psi = enc.ry_product_state(angles)
+    else:
+        psi = x / x.norm(dim=1, keepdim=True)
+    probs, grads, w = _shared_draws(circ, psi, u3, cu3, noise, gen, 400, angles)
+    exact = torch.stack(noisy.density_exits(circ, psi, u3, cu3, noise, 2, angles))
+    g = torch.autograd.grad((exact * w).sum(), (u3, cu3))
+    _within(probs, exact.detach())
+    _within(grads, torch.cat([v.flatten() for v in g]))
+    assert probs.std(0).max() > 1e-3  # the draws differ (the test above could fail)
+
+
+def test_shared_and_per_row_trajectories_agree_in_distribution():
+    n = 5
+    circ = build_circuit(n, 2)
+    gen = torch.Generator().manual_seed(4)
+    u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
+    cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
+    psi = torch.rand(1, 2**n, dtype=torch.float64, generator=gen)
+    psi = psi / psi.norm()
+    count = 400
+    shared = torch.stack(
+        [torch.stack(noisy.trajectory_exits(circ, psi, u3, cu3, NOISE, 2, 1, gen))[:, 0]
+         for _ in range(count)]
+    )  # fmt: skip
+    many = psi.repeat(count, 1)
+    rows = torch.stack(
+        noisy.trajectory_exits(circ, many, u3, cu3, NOISE, 2, 1, gen, None, "per_row")
+    ).transpose(0, 1)
+    diff = shared.mean(0) - rows.mean(0)
+    se = (shared.var(0) / count + rows.var(0) / count).sqrt()
+    assert (diff.abs() / (se + 1e-9)).max() < 5
+    # same law per sample: the total spreads agree too
+    ratio = shared.var(0).sum() / rows.var(0).sum()
+    assert 0.7 < ratio < 1.4, ratio
+
+
+@pytest.mark.parametrize("encoding", ["amplitude", "angle"])
+def test_shared_trajectories_without_noise_are_the_noiseless_adjoint_path(encoding):
+    from dqfl.quantum import statevector as sv
+
+    n, blocks = 6, 3
+    circ = build_circuit(n, blocks, 2, encoding)
+    gen = torch.Generator().manual_seed(2)
+    u3 = torch.randn(2 * blocks, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    cu3 = torch.randn(2 * blocks, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    psi = torch.rand(3, 2**n, dtype=torch.float64, generator=gen)
+    psi = psi / psi.norm(dim=1, keepdim=True)
+    w = torch.randn(blocks, 3, 2**n, dtype=torch.float64, generator=gen)
+    ref = torch.stack(sv.run(circ, psi, u3, cu3, blocks, simulator="adjoint"))
+    # 4 identical trajectories: their mean (and its gradient's 1/4) is exact in floating point
+    out = torch.stack(noisy.trajectory_exits(circ, psi, u3, cu3, NoiseModel(), blocks, 4, gen))
+    assert torch.equal(out, ref)
+    for a, b in zip(
+        torch.autograd.grad((out * w).sum(), (u3, cu3)),
+        torch.autograd.grad((ref * w).sum(), (u3, cu3)),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+
+
+def test_shared_trajectories_are_seeded():
+    noise = NoiseModel(depolarizing=0.05, amplitude_damping=0.05)
+    x = torch.rand(4, 2**6, generator=torch.Generator().manual_seed(0))
+
+    def run(seed):
+        m = DQNN(6, 2, 3, noise=noise, noise_method="trajectories", n_trajectories=4,
+                 noise_seed=seed, seed=1)  # fmt: skip
+        out = m(x)
+        out.sum().backward()
+        return out.detach(), m.blocks[0].u3.grad
+
+    (a, ga), (b, gb), (c, _) = run(7), run(7), run(8)
+    assert torch.equal(a, b) and torch.equal(ga, gb)
+    assert not torch.equal(a, c)
 
 
 def test_trajectory_gradients_of_probabilities_are_close_to_exact():

@@ -6,8 +6,10 @@ backward, and at these sizes that bookkeeping, not arithmetic, dominates a train
 the whole product, and its reverse-mode derivative in every angle, is one compiled loop.
 
 Gate tables are int64 rows ``(kind, index, target, control)``: ``kind`` 0 = U3 (angles from
-``u3[layer, index]``), 1 = CU3 (angles from ``cu3[layer, index]``); wires are local to the
-segment (wire 0 = most significant bit) and ``control`` is -1 for U3. Angles follow
+``u3[layer, index]``), 1 = CU3 (angles from ``cu3[layer, index]``), 2 = a fixed 2x2 matrix
+``ops[layer, index]`` without angles (a noise trajectory's sampled Kraus operator; noiseless
+circuits pass an empty ``ops``); wires are local to the segment (wire 0 = most significant bit)
+and ``control`` is -1 for single-wire rows. Angles follow
 ``qml.U3(theta, phi, delta)``; complex gradients follow torch's convention ``dL/dRe + i dL/dIm``,
 so ``dL/dtheta = Re sum(conj(dL/dU) * dU/dtheta)``.
 """
@@ -41,14 +43,21 @@ def _apply(x, g00, g01, g10, g11, target, control, k):
 
 
 @njit(cache=True)
-def _angles(table, r, layer, u3, cu3):
-    src = u3 if table[r, 0] == 0 else cu3
-    return src[layer, table[r, 1], 0], src[layer, table[r, 1], 1], src[layer, table[r, 1], 2]
+def _row(table, r, layer, u3, cu3, ops):
+    """Row ``r``'s 2x2 matrix in ``layer`` and its angles (zeros for a fixed op)."""
+    kind, index = table[r, 0], table[r, 1]
+    if kind == 2:
+        m = ops[layer, index]
+        return m[0, 0], m[0, 1], m[1, 0], m[1, 1], 0.0, 0.0, 0.0
+    src = u3 if kind == 0 else cu3
+    th, ph, de = src[layer, index, 0], src[layer, index, 1], src[layer, index, 2]
+    g00, g01, g10, g11 = _u3(th, ph, de)
+    return g00, g01, g10, g11, th, ph, de
 
 
 @njit(cache=True)
-def segment_matrices(u3, cu3, table, k):
-    """(L, 2**k, 2**k) complex128: the gates of ``table`` applied in order, for every layer."""
+def segment_matrices(u3, cu3, ops, table, k):
+    """(L, 2**k, 2**k) complex128: the rows of ``table`` applied in order, for every layer."""
     n_layers, d = u3.shape[0], 1 << k
     out = np.zeros((n_layers, d, d), np.complex128)
     for layer in range(n_layers):
@@ -56,8 +65,7 @@ def segment_matrices(u3, cu3, table, k):
         for i in range(d):
             x[i, i] = 1.0
         for r in range(table.shape[0]):
-            th, ph, de = _angles(table, r, layer, u3, cu3)
-            g00, g01, g10, g11 = _u3(th, ph, de)
+            g00, g01, g10, g11, _, _, _ = _row(table, r, layer, u3, cu3, ops)
             _apply(x, g00, g01, g10, g11, table[r, 2], table[r, 3], k)
     return out
 
@@ -75,36 +83,45 @@ def _angle_grad(q00, q01, q10, q11, theta, phi, delta, out):
 
 
 @njit(cache=True)
-def segment_grads(u3, cu3, table, k, mats, conj_grads, grad_u3, grad_cu3):
+def segment_grads(u3, cu3, ops, table, k, conj_grads, grad_u3, grad_cu3):
     """Add the angle gradients of every gate in ``table`` to ``grad_u3``/``grad_cu3``, given the
-    segment matrices ``mats`` (L, 2**k, 2**k) and the conjugates of their cotangents
-    ``conj_grads`` (any complex precision; what the state pass contracts): walk the gates
-    backwards, undoing each on the matrix (gates are unitary) and on the cotangent."""
-    n_layers = u3.shape[0]
+    conjugates of the segment matrices' cotangents ``conj_grads`` (L, 2**k, 2**k) (any complex
+    precision; what the state pass contracts): the products of the rows before each row (its
+    input) are kept from a forward sweep, and the cotangent walks the rows backwards. Keeping
+    them, rather than undoing each row on the segment matrix, is what lets fixed rows be
+    non-unitary (sampled Kraus operators; amplitude damping's are singular)."""
+    n_layers, d, n_rows = u3.shape[0], 1 << k, table.shape[0]
+    inputs = np.zeros((n_rows, d, d), np.complex128)
     for layer in range(n_layers):
-        y = mats[layer].astype(np.complex128)
+        x = np.zeros((d, d), np.complex128)
+        for i in range(d):
+            x[i, i] = 1.0
+        for r in range(n_rows):
+            inputs[r] = x
+            g00, g01, g10, g11, _, _, _ = _row(table, r, layer, u3, cu3, ops)
+            _apply(x, g00, g01, g10, g11, table[r, 2], table[r, 3], k)
         gy = np.conj(conj_grads[layer]).astype(np.complex128)
-        for r in range(table.shape[0] - 1, -1, -1):
-            th, ph, de = _angles(table, r, layer, u3, cu3)
-            g00, g01, g10, g11 = _u3(th, ph, de)
+        for r in range(n_rows - 1, -1, -1):
+            g00, g01, g10, g11, th, ph, de = _row(table, r, layer, u3, cu3, ops)
             t, ctl = table[r, 2], table[r, 3]
-            # the rows entering the gate: G^H applied to its output
-            _apply(y, np.conj(g00), np.conj(g10), np.conj(g01), np.conj(g11), t, ctl, k)
-            tb = 1 << (k - 1 - t)
-            cb = 0 if ctl < 0 else 1 << (k - 1 - ctl)
-            q00 = q01 = q10 = q11 = 0j
-            for i in range(y.shape[0]):
-                if i & tb or (cb and not i & cb):
-                    continue
-                j = i | tb
-                for c in range(y.shape[1]):
-                    xi, xj = np.conj(y[i, c]), np.conj(y[j, c])
-                    q00 += gy[i, c] * xi
-                    q01 += gy[i, c] * xj
-                    q10 += gy[j, c] * xi
-                    q11 += gy[j, c] * xj
-            dst = grad_u3 if table[r, 0] == 0 else grad_cu3
-            _angle_grad(q00, q01, q10, q11, th, ph, de, dst[layer, table[r, 1]])
+            if table[r, 0] != 2:
+                y = inputs[r]
+                tb = 1 << (k - 1 - t)
+                cb = 0 if ctl < 0 else 1 << (k - 1 - ctl)
+                q00 = q01 = q10 = q11 = 0j
+                for i in range(d):
+                    if i & tb or (cb and not i & cb):
+                        continue
+                    j = i | tb
+                    for c in range(d):
+                        xi, xj = np.conj(y[i, c]), np.conj(y[j, c])
+                        q00 += gy[i, c] * xi
+                        q01 += gy[i, c] * xj
+                        q10 += gy[j, c] * xi
+                        q11 += gy[j, c] * xj
+                dst = grad_u3 if table[r, 0] == 0 else grad_cu3
+                _angle_grad(q00, q01, q10, q11, th, ph, de, dst[layer, table[r, 1]])
+            # the cotangent at the row's input: G^H applied to the one at its output
             _apply(gy, np.conj(g00), np.conj(g10), np.conj(g01), np.conj(g11), t, ctl, k)
 
 

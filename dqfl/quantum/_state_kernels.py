@@ -166,27 +166,25 @@ def _step_view(steps, s, n, batch):
 
 
 @njit(cache=True)
-def step_matrices(u3, cu3, tables, steps, dtype_probe):
-    """Every step's matrices of every layer: complex128 ``(S, L, Kmax, Kmax)`` (for the angle
-    gradients) and planar ``(S, L, 2, Kmax, Kmax)`` in the state's precision (for the passes)."""
+def step_matrices(u3, cu3, ops, tables, steps, dtype_probe):
+    """Every step's matrices of every layer, planar ``(S, L, 2, Kmax, Kmax)`` in the state's
+    precision; ``ops`` (L, N, 2, 2) holds the fixed rows' matrices (see ``_segment_kernels``)."""
     n_steps, n_layers = steps.shape[0], u3.shape[0]
     kmax = 1
     for s in range(n_steps):
         kmax = max(kmax, 1 << steps[s, K])
-    m64 = np.zeros((n_steps, n_layers, kmax, kmax), np.complex128)
     planar = np.zeros((n_steps, n_layers, 2, kmax, kmax), dtype_probe.dtype)
     for s in range(n_steps):
         size = 1 << steps[s, K]
         table = tables[steps[s, TAB0] : steps[s, TAB0] + steps[s, TABN]]
-        mats = segment_matrices(u3, cu3, table, steps[s, K])
+        mats = segment_matrices(u3, cu3, ops, table, steps[s, K])
         for layer in range(n_layers):
             for i in range(size):
                 for j in range(size):
                     v = mats[layer, i, j]
-                    m64[s, layer, i, j] = v
                     planar[s, layer, 0, i, j] = v.real
                     planar[s, layer, 1, i, j] = v.imag
-    return m64, planar
+    return planar
 
 
 @njit(cache=True)
@@ -218,15 +216,16 @@ def forward(psi0, planar, steps, n, n_layers, k, store, probs):
 
 @njit(cache=True)
 def backward(
-    grad_probs, store, planar, m64, steps, tables, u3, cu3, n, k, grad_psi0, grad_u3, grad_cu3
+    grad_probs, store, planar, steps, tables, u3, cu3, ops, n, k, grad_psi0, grad_u3, grad_cu3
 ):
     """The adjoint sweep: the conjugate cotangent ``lam`` starts at zero, picks up
     ``2 conj(psi) dL/dp`` at every exit, runs back through the transposed steps; each step's
     ``sum lam x^T`` (the conjugate of its matrix cotangent) is taken on the way and turned into
-    angle gradients at the end. ``grad_psi0`` (B, D) receives Re(lam) at the start state."""
+    angle gradients at the end (a step of a fixed op alone has none to take). ``grad_psi0``
+    (B, D) receives Re(lam) at the start state."""
     n_steps, n_layers = steps.shape[0], u3.shape[0]
     dim, batch = store.shape[3], store.shape[4]
-    kmax = m64.shape[2]
+    kmax = planar.shape[3]
     lam = np.zeros((2, dim, batch), store.dtype)
     nxt = np.empty_like(lam)
     contr = np.zeros((n_steps, n_layers, 2, kmax, kmax), np.float64)
@@ -245,7 +244,8 @@ def backward(
             m = planar[s, layer, :, :size, :size]
             g = contr[s, layer, :, :size, :size]
             if steps[s, DIRECT]:
-                _direct_contract(lam, x, g, steps[s, TBIT], steps[s, CBIT])
+                if tables[steps[s, TAB0], 0] != 2:
+                    _direct_contract(lam, x, g, steps[s, TBIT], steps[s, CBIT])
                 _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True, False)
             else:
                 groups, size, cols = _step_view(steps, s, n, batch)
@@ -266,9 +266,9 @@ def backward(
                     conj[layer, i, j] = contr[s, layer, 0, i, j] + 1j * contr[s, layer, 1, i, j]
         table = tables[steps[s, TAB0] : steps[s, TAB0] + steps[s, TABN]]
         if steps[s, DIRECT]:
-            src = u3 if table[0, 0] == 0 else cu3
-            dst = grad_u3 if table[0, 0] == 0 else grad_cu3
-            gate_grads(src[:, table[0, 1]], conj, dst[:, table[0, 1]])
+            if table[0, 0] != 2:
+                src = u3 if table[0, 0] == 0 else cu3
+                dst = grad_u3 if table[0, 0] == 0 else grad_cu3
+                gate_grads(src[:, table[0, 1]], conj, dst[:, table[0, 1]])
         else:
-            mats = np.ascontiguousarray(m64[s, :, :size, :size])
-            segment_grads(u3, cu3, table, steps[s, K], mats, conj, grad_u3, grad_cu3)
+            segment_grads(u3, cu3, ops, table, steps[s, K], conj, grad_u3, grad_cu3)

@@ -50,8 +50,10 @@ SEGMENT_MAX_QUBITS = 5  # whole-layer matrices up to here (measured: at 6 qubits
 
 @dataclass(frozen=True)
 class Gate:
-    """One variational gate of a layer: ``kind`` u3 or cu3, its row ``index`` in the layer's
-    u3/cu3 angles, ``target`` wire and ``control`` wire (-1 for U3)."""
+    """One gate of a layer: ``kind`` u3 or cu3 (``index``: its row in the layer's u3/cu3
+    angles) or ``noise`` (a fixed 2x2 operator, ``index``: its slot in the layer's noise
+    operators, see :func:`noisy_plan`), ``target`` wire and ``control`` wire (-1 for one
+    wire)."""
 
     kind: str
     index: int
@@ -148,6 +150,46 @@ def plan_layer(circuit: Circuit, width: int | None = None) -> tuple[Step, ...]:
     return tuple(Step(lo, hi, tuple(g), d) for lo, hi, g, d in steps)
 
 
+@functools.lru_cache(maxsize=64)
+def noisy_plan(
+    circuit: Circuit, width: int | None = None
+) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    """:func:`plan_layer` with a fixed 2x2 operator (a ``noise`` gate) after every gate on each
+    wire it touches, and the kind of each of the layer's noise slots: ``1q``/``2q`` (after a
+    U3/CU3) or ``encoding`` (before a wire's first gate, present with angle encoding: the
+    noise of the encoding RYs, used in layer 0 only). Inside a segment the operators join its
+    matrix; after a direct gate each is a direct step of its own. One trajectory with its
+    Kraus draws fixed is then this circuit with those operators (see ``noisy.py``)."""
+    n, encoded = circuit.n_qubits, circuit.encoding == "angle"
+    kinds = ["encoding"] * n if encoded else []
+    slot: dict[tuple[Gate, int], int] = {}
+    for gate in layer_gates(circuit):
+        for w in gate.wires:
+            slot[gate, w] = len(kinds)
+            kinds.append("1q" if gate.control < 0 else "2q")
+    seen: set[int] = set()
+
+    def before(gate: Gate) -> list[Gate]:  # the encoding noise, ahead of a wire's first gate
+        fresh = [w for w in gate.wires if encoded and w not in seen]
+        seen.update(gate.wires)
+        return [Gate("noise", w, w) for w in fresh]
+
+    def after(gate: Gate) -> list[Gate]:
+        return [Gate("noise", slot[gate, w], w) for w in gate.wires]
+
+    steps: list[Step] = []
+    for step in plan_layer(circuit, width):
+        if step.direct:
+            gate = step.gates[0]
+            steps += [Step(g.target, g.target, (g,), True) for g in before(gate)]
+            steps.append(step)
+            steps += [Step(g.target, g.target, (g,), True) for g in after(gate)]
+        else:
+            rows = [row for g in step.gates for row in (*before(g), g, *after(g))]
+            steps.append(Step(step.lo, step.hi, tuple(rows)))
+    return tuple(steps), tuple(kinds)
+
+
 # ---------------------------------------------------------------------------- state kernels
 def _gate_rows(x: torch.Tensor, gate: Gate, n: int, flat: bool = True):
     """Rows of ``x`` (..., 2**n, m) a direct gate acts on, with the target wire in dim -2 when
@@ -220,16 +262,19 @@ def _add_step(lam: torch.Tensor, step: Step, mat: torch.Tensor, n: int, acc: tor
     acc.view(size, -1).addmm_(mat, lam.view(size, -1))
 
 
+KIND_CODES = {"u3": 0, "cu3": 1, "noise": 2}  # the kernels' row kinds
+
+
 @functools.lru_cache(maxsize=256)
 def _table(step: Step) -> np.ndarray:
     """The step's gates as the kernels' int64 rows (kind, index, local target, local control);
     a direct step's row is its bare 2x2 matrix (target 0 of one wire, no control)."""
     if step.direct:
         g = step.gates[0]
-        return np.asarray([(0 if g.kind == "u3" else 1, g.index, 0, -1)], dtype=np.int64)
+        return np.asarray([(KIND_CODES[g.kind], g.index, 0, -1)], dtype=np.int64)
     rows = [
         (
-            0 if g.kind == "u3" else 1,
+            KIND_CODES[g.kind],
             g.index,
             g.target - step.lo,
             g.control - step.lo if g.control >= 0 else -1,
@@ -249,7 +294,7 @@ class LayerCircuit(torch.autograd.Function):
     block: the backward contraction of a step is one matmul and the exits need no copy."""
 
     @staticmethod
-    def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...]):
+    def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...], ops: np.ndarray):
         n, k = circuit.n_qubits, circuit.layers_per_block
         cdt = gates.complex_dtype(psi0.dtype)
         angles = (
@@ -258,7 +303,7 @@ class LayerCircuit(torch.autograd.Function):
         )
         tables = [_table(step) for step in plan]
         mats64 = [
-            kernels.segment_matrices(*angles, t, 1 if step.direct else step.k)
+            kernels.segment_matrices(*angles, ops, t, 1 if step.direct else step.k)
             for step, t in zip(plan, tables, strict=True)
         ]
         step_mats = [torch.from_numpy(m).to(psi0.device, cdt) for m in mats64]
@@ -272,12 +317,12 @@ class LayerCircuit(torch.autograd.Function):
         amps = store[0, k::k]  # (E, D, B): the state after every block
         probs = torch.view_as_real(amps).square().sum(-1).transpose(1, 2)
         ctx.circuit, ctx.plan = circuit, plan
-        ctx.extras = (angles, tables, mats64, step_mats, store)
+        ctx.extras = (angles, ops, tables, step_mats, store)
         return probs
 
     @staticmethod
     def backward(ctx, grad_probs):
-        angles, tables, mats64, step_mats, store = ctx.extras
+        angles, ops, tables, step_mats, store = ctx.extras
         circuit, plan = ctx.circuit, ctx.plan
         n, k = circuit.n_qubits, circuit.layers_per_block
         n_layers, n_steps = angles[0].shape[0], len(plan)
@@ -299,20 +344,23 @@ class LayerCircuit(torch.autograd.Function):
                     _apply_step(lam, plan[s], mat, n, out=lams[s, layer])
         grad_u3, grad_cu3 = np.zeros_like(angles[0]), np.zeros_like(angles[1])
         for s, step in enumerate(plan):
+            kind, index = tables[s][0, 0], tables[s][0, 1]
+            if step.direct and kind == KIND_CODES["noise"]:
+                continue  # a fixed operator: no angle
             lam = lams[s + 1, :n_layers] if s + 1 < n_steps else lams[0, 1:]
             g = _step_grads(step, lam, store[s, :n_layers], n).cpu().numpy()
             if step.direct:
-                kind, index = tables[s][0, 0], tables[s][0, 1]
                 dst = grad_u3 if kind == 0 else grad_cu3
                 kernels.gate_grads(angles[kind][:, index], g, dst[:, index])
             else:
-                kernels.segment_grads(*angles, tables[s], step.k, mats64[s], g, grad_u3, grad_cu3)
+                kernels.segment_grads(*angles, ops, tables[s], step.k, g, grad_u3, grad_cu3)
         real = store.real.dtype
         grad_psi0 = lams[0, 0].real.t().contiguous() if ctx.needs_input_grad[0] else None
         return (
             grad_psi0,
             torch.from_numpy(grad_u3).to(store.device, real),
             torch.from_numpy(grad_cu3).to(store.device, real),
+            None,
             None,
             None,
         )
@@ -341,7 +389,7 @@ class CompiledLayerCircuit(torch.autograd.Function):
     operations. Same inputs, outputs and gradients."""
 
     @staticmethod
-    def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...]):
+    def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...], ops: np.ndarray):
         n, k = circuit.n_qubits, circuit.layers_per_block
         steps, tables = compiled_plan(plan, n)
         angles = (
@@ -349,18 +397,18 @@ class CompiledLayerCircuit(torch.autograd.Function):
             cu3.detach().to(torch.float64).numpy(),
         )
         x0 = psi0.detach().contiguous().numpy()
-        m64, planar = state_kernels.step_matrices(*angles, tables, steps, x0[:0, 0])
+        planar = state_kernels.step_matrices(*angles, ops, tables, steps, x0[:0, 0])
         n_layers, (batch, dim) = angles[0].shape[0], x0.shape
         store = np.empty((len(plan), n_layers + 1, 2, dim, batch), x0.dtype)
         probs = np.empty((n_layers // k, batch, dim), x0.dtype)
         state_kernels.forward(x0, planar, steps, n, n_layers, k, store, probs)
         ctx.circuit = circuit
-        ctx.extras = (angles, steps, tables, m64, planar, store)
+        ctx.extras = (angles, ops, steps, tables, planar, store)
         return torch.from_numpy(probs)
 
     @staticmethod
     def backward(ctx, grad_probs):
-        angles, steps, tables, m64, planar, store = ctx.extras
+        angles, ops, steps, tables, planar, store = ctx.extras
         circuit = ctx.circuit
         grad_u3, grad_cu3 = np.zeros_like(angles[0]), np.zeros_like(angles[1])
         grad_psi0 = np.empty((store.shape[4], store.shape[3]), store.dtype)
@@ -368,10 +416,10 @@ class CompiledLayerCircuit(torch.autograd.Function):
             grad_probs.detach().contiguous().numpy(),
             store,
             planar,
-            m64,
             steps,
             tables,
             *angles,
+            ops,
             circuit.n_qubits,
             circuit.layers_per_block,
             grad_psi0,
@@ -383,6 +431,7 @@ class CompiledLayerCircuit(torch.autograd.Function):
             torch.from_numpy(grad_psi0) if ctx.needs_input_grad[0] else None,
             torch.from_numpy(grad_u3).to(real),
             torch.from_numpy(grad_cu3).to(real),
+            None,
             None,
             None,
         )
@@ -404,12 +453,21 @@ def adjoint_exits(
     = compiled on the CPU, torch elsewhere."""
     if not supports(circuit):
         raise ValueError("the adjoint path needs a circuit without re-uploaded data")
+    no_ops = np.zeros((u3.shape[0], 0, 2, 2), np.complex128)
+    return list(run_plan(psi0, u3, cu3, circuit, plan_layer(circuit), no_ops, engine).unbind(0))
+
+
+def run_plan(
+    psi0: torch.Tensor, u3, cu3, circuit: Circuit, plan: tuple[Step, ...], ops, engine="auto"
+) -> torch.Tensor:
+    """Exit probabilities (E, B, D) of ``plan`` (from :func:`plan_layer` or
+    :func:`noisy_plan`) with the fixed operators ``ops`` (L, N, 2, 2) complex128."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if engine == "auto":
         engine = "compiled" if psi0.device.type == "cpu" else "torch"
     fn = CompiledLayerCircuit if engine == "compiled" else LayerCircuit
-    return list(fn.apply(psi0, u3, cu3, circuit, plan_layer(circuit)).unbind(0))
+    return fn.apply(psi0, u3, cu3, circuit, plan, ops)
 
 
 def warm_up(dtype: torch.dtype = torch.float32) -> float:

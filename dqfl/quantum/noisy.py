@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from dqfl.quantum import density, gates, trajectories
+from dqfl.quantum import adjoint, density, gates, trajectories
 from dqfl.quantum._wires import apply_to_state
 from dqfl.quantum.circuit import Circuit
 from dqfl.quantum.noise import NoiseModel
@@ -72,8 +72,48 @@ def trajectory_exits(
     n_trajectories: int,
     generator: torch.Generator | None,
     angles: torch.Tensor | None = None,
+    draws: str = "auto",
 ) -> list[torch.Tensor]:
-    """Unbiased trajectory estimate of :func:`density_exits` (see :mod:`trajectories`)."""
+    """Unbiased trajectory estimate of :func:`density_exits` (see :mod:`trajectories`).
+
+    ``draws="shared"``: each trajectory draws its Kraus operators once for the whole batch, so
+    it is one fixed circuit run by the adjoint path (:func:`adjoint.noisy_plan`, the operators
+    inside the layer matrices). The samples of a batch then share draws, i.e. their estimates
+    are correlated; each sample's estimate, and so the batch loss's gradient, stays unbiased,
+    because the sampling law does not depend on the state (nor on the sample). ``per_row``:
+    independent draws per trajectory and sample, gate by gate with autograd (the general path,
+    needed with re-uploading). ``auto``: shared wherever the adjoint path runs the circuit.
+    ``psi0`` is the encoded start state (angle encoding: the RY product state)."""
+    if draws == "auto":
+        draws = "shared" if adjoint.supports(circuit) else "per_row"
+    if draws == "per_row":
+        return per_row_trajectory_exits(
+            circuit, psi0, u3, cu3, noise, depth, n_trajectories, generator, angles
+        )
+    if draws != "shared":
+        raise ValueError(f"draws must be auto, shared or per_row; got {draws!r}")
+    k = circuit.layers_per_block
+    u3, cu3 = u3[: depth * k], cu3[: depth * k]
+    plan, kinds = adjoint.noisy_plan(circuit)
+    one, two = noise.gate_channels(False), noise.gate_channels(True)
+    channels = {"encoding": one, "1q": one, "2q": two}
+    ops = trajectories.slot_operators(channels, kinds, n_trajectories, u3.shape[0], generator)
+    runs = [adjoint.run_plan(psi0, u3, cu3, circuit, plan, op) for op in ops]
+    return list(torch.stack(runs).mean(0).unbind(0))
+
+
+def per_row_trajectory_exits(
+    circuit: Circuit,
+    psi0: torch.Tensor,
+    u3: torch.Tensor,
+    cu3: torch.Tensor,
+    noise: NoiseModel,
+    depth: int,
+    n_trajectories: int,
+    generator: torch.Generator | None,
+    angles: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """:func:`trajectory_exits` with independent draws per trajectory and sample, op by op."""
     n, reps = circuit.n_qubits, n_trajectories
     start = _start(psi0, circuit)
     cdt = start.dtype

@@ -17,6 +17,7 @@ number of noisy gates and with the noise strength. Sampling uses a caller-provid
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from dqfl.quantum._wires import apply_to_state
@@ -28,6 +29,17 @@ def sampling_weights(kraus: torch.Tensor) -> torch.Tensor:
     return torch.einsum("kij,kij->k", kraus.conj(), kraus).real / d
 
 
+def draw_kraus(kraus: torch.Tensor, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``count`` independent draws K_k / sqrt(q_k) from a Kraus set (m, 2, 2): (count, 2, 2)
+    complex128."""
+    kraus = kraus.to(torch.complex128)
+    q = sampling_weights(kraus)
+    keep = q > 0
+    kraus, q = kraus[keep], q[keep]
+    idx = torch.multinomial(q.float().expand(count, -1), 1, replacement=True, generator=generator)
+    return (kraus / q.sqrt()[:, None, None])[idx.squeeze(-1)]
+
+
 def apply_sampled_kraus(
     psi: torch.Tensor,
     kraus: torch.Tensor,
@@ -36,13 +48,33 @@ def apply_sampled_kraus(
     generator: torch.Generator | None,
 ) -> torch.Tensor:
     """One sampled Kraus operator per row of ``psi`` (N, 2**n), rescaled by 1/sqrt(q_k)."""
-    q = sampling_weights(kraus.to(torch.complex128))
-    keep = q > 0
-    kraus, q = kraus[keep], q[keep]
-    n_rows = psi.shape[0]
-    idx = torch.multinomial(q.float().expand(n_rows, -1), 1, replacement=True, generator=generator)
-    ops = (kraus / q.sqrt()[:, None, None]).to(dtype=psi.dtype, device=psi.device)
-    return apply_to_state(psi, ops[idx.squeeze(-1).to(psi.device)], (wire,), n_qubits)
+    ops = draw_kraus(kraus, psi.shape[0], generator).to(dtype=psi.dtype, device=psi.device)
+    return apply_to_state(psi, ops, (wire,), n_qubits)
+
+
+def slot_operators(
+    channels: dict[str, list[torch.Tensor]],
+    kinds: tuple[str, ...],
+    n_trajectories: int,
+    n_layers: int,
+    generator: torch.Generator | None,
+) -> np.ndarray:
+    """One trajectory's fixed noise operators per slot, for each of ``n_trajectories``:
+    (T, L, N, 2, 2) complex128. Slot i of a layer gets the product of one draw from each
+    Kraus set of ``channels[kinds[i]]`` (applied in order); ``encoding`` slots only in layer 0
+    (identity elsewhere). A trajectory's draws are shared by every sample of the batch."""
+    out = torch.eye(2, dtype=torch.complex128).repeat(n_trajectories, n_layers, len(kinds), 1, 1)
+    for kind in ("encoding", "1q", "2q"):
+        slots = [i for i, k in enumerate(kinds) if k == kind]
+        layers = 1 if kind == "encoding" else n_layers
+        if not slots:
+            continue
+        ops = out[:, :layers, slots]
+        for kraus in channels[kind]:
+            draws = draw_kraus(kraus, ops[..., 0, 0].numel(), generator)
+            ops = draws.view(ops.shape) @ ops
+        out[:, :layers, slots] = ops
+    return out.numpy()
 
 
 def mean_probabilities(psi: torch.Tensor, n_trajectories: int) -> torch.Tensor:
