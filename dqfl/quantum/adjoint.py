@@ -17,9 +17,14 @@ forward and backward are written out:
 * **Backward** (the adjoint method, conjugated so no conjugate copy of the states is made): the
   conjugate cotangent ``lam`` runs back through the transposed step matrices, and each step's
   ``conj(dL/dM) = sum lam psi^T`` is one contraction over the batch for all layers at once; the
-  compiled loops then walk each segment's gates backwards (undoing each, as gates are unitary)
-  and give every angle its gradient by the closed form ``dL/dtheta = Re sum(conj(dL/dG) *
-  dG/dtheta)`` (torch's convention for complex gradients: ``dL/dRe + i dL/dIm``).
+  compiled loops then walk each segment's gates backwards (each gate's input is the product
+  of the rows before it, kept from a forward sweep) and give every angle its gradient by the
+  closed form ``dL/dtheta = Re sum(conj(dL/dG) * dG/dtheta)`` (torch's convention for complex
+  gradients: ``dL/dRe + i dL/dIm``).
+* **Noise** (:func:`noisy_plan`): a quantum trajectory with its Kraus draws fixed is the same
+  circuit with a fixed 2x2 operator after every gate on each touched wire; the operators join
+  the segment matrices (or follow a direct gate as direct steps of their own), and nothing
+  above assumes they are unitary.
 
 Two engines run the state part. On the CPU, :class:`CompiledLayerCircuit` does a whole
 forward or backward in one compiled call (:mod:`dqfl.quantum._state_kernels`: planar float

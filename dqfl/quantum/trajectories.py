@@ -7,7 +7,9 @@ trajectory from a *state-independent* distribution ``q_k = tr(K_k^dag K_k) / 2``
 because the sampling law does not depend on the parameters - its gradient is an unbiased
 estimate of the exact gradient too (no score-function term needed). For unitary mixtures such as
 depolarizing, q is the mixing distribution and every trajectory stays normalised; for damping
-channels trajectory norms fluctuate, which raises the variance.
+channels trajectory norms fluctuate, which raises the variance. Because the law depends on
+nothing else either, one trajectory's draws may serve a whole batch (:func:`slot_operators`,
+the training path): each sample's estimate keeps its law, only samples become correlated.
 
 Limits: memory/time scale as T * B * 2**n (T trajectories), i.e. like T noiseless batches, so
 10 qubits with T=32 is comfortable; the standard error falls as 1/sqrt(T) and grows with the
