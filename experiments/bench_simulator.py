@@ -17,6 +17,7 @@ standard error of the loss at the trajectory count, a recommended count).
 
     python experiments/bench_simulator.py [--quick] [--sizes 6,8,10,12] [--batches 32,128]
         [--reps 5] [--peers pennylane,lightning,qulacs,tensorcircuit,torchquantum] [--out F.md]
+        [--no-noise | --trajectories-only]
 """
 
 from __future__ import annotations
@@ -194,6 +195,13 @@ def _row_text(r: dict, peak: float) -> str:
 
 
 # ---------------------------------------------------------------------------- noisy rows
+def noise_text() -> str:
+    return (
+        f"depolarizing {NOISE['depolarizing']}, T1 {NOISE['t1']} us, T2 {NOISE['t2']} us, "
+        "gate times 0.05 / 0.3 us"
+    )
+
+
 def density_rows(args, clock: Clock) -> list[str]:
     out = []
     batch = 32
@@ -282,6 +290,26 @@ def trajectory_rows(args, clock: Clock) -> tuple[list[str], list[str]]:
     return rows, advice
 
 
+def trajectory_table(args, traj: list[str], advice: list[str]) -> list[str]:
+    """The trajectory rows with their header and the recommended counts."""
+    return [
+        "Trajectories (ours: each trajectory's Kraus draws shared by the batch, run on the "
+        "adjoint path), same noise; loss = the all-exit loss of one batch, its mean and "
+        f"standard deviation over {args.draws} independent trajectory draws (= the standard "
+        "error of the loss estimate at that count), and sigma_1/sqrt(T) with sigma_1 pooled "
+        "over the counts; bias = mean minus the exact density-matrix loss (n <= 8); last "
+        "column = the fitted standard error over the mini-batch standard error of the loss:",
+        "",
+        "| n | batch | trajectories T | ms/step | cost vs noiseless step | loss | "
+        "standard error (measured) | standard error (pooled fit) | bias "
+        "| fit / mini-batch SE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+        *traj,
+        "",
+        *[f"- {a}" for a in advice],
+    ]
+
+
 def _batch_se(peer) -> float:
     """Standard error of the batch-mean loss over the samples (its mini-batch noise)."""
     import torch.nn.functional as F
@@ -316,6 +344,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a simulator whose step took longer skips the larger cells",
     )
     ap.add_argument("--no-noise", action="store_true", help="skip the noisy rows")
+    ap.add_argument(
+        "--trajectories-only",
+        action="store_true",
+        help="only the trajectory rows (their cost against the noiseless step measured with them)",
+    )
     ap.add_argument("--out", type=Path, help="also write the tables as Markdown here")
     args = ap.parse_args(argv)
     quick = args.quick
@@ -347,6 +380,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{platform.processor() or platform.machine()}"
     )
     print(head, flush=True)
+    if args.trajectories_only:
+        traj, advice = trajectory_rows(args, clock)
+        lines = [f"Noisy step: {noise_text()}.", "", *trajectory_table(args, traj, advice)]
+        lines += ["", f"{head}; trajectory rows {time.perf_counter() - t_start:.0f} s."]
+        emit(lines, args.out)
+        return
     rows = statevector_rows(args, clock)
     peak = clock.peak_gflops()
     lines = [
@@ -373,34 +412,26 @@ def main(argv: list[str] | None = None) -> None:
         traj, advice = trajectory_rows(args, clock)
         lines += [
             "",
-            f"Noisy step (depolarizing {NOISE['depolarizing']}, T1 {NOISE['t1']} us, "
-            f"T2 {NOISE['t2']} us, gate times 0.05 / 0.3 us), exact density matrices:",
+            f"Noisy step ({noise_text()}), exact density matrices:",
             "",
             "| n | batch | simulator | ms/step | samples/s | peer time / ours "
             "| max abs diff: features / angle grads | timed steps |",
             "|---|---|---|---|---|---|---|---|",
             *dens,
             "",
-            "Trajectories (ours), same noise; loss = the all-exit loss of one batch, its mean and "
-            f"standard deviation over {args.draws} independent trajectory draws (= the standard "
-            "error of the loss estimate at that count), and sigma_1/sqrt(T) with sigma_1 pooled "
-            "over the counts; bias = mean minus the exact density-matrix loss (n <= 8); last "
-            "column = the fitted standard error over the mini-batch standard error of the loss:",
-            "",
-            "| n | batch | trajectories T | ms/step | cost vs noiseless step | loss | "
-            "standard error (measured) | standard error (pooled fit) | bias "
-            "| fit / mini-batch SE |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-            *traj,
-            "",
-            *[f"- {a}" for a in advice],
+            *trajectory_table(args, traj, advice),
         ]
     lines += ["", f"{head}; whole benchmark {time.perf_counter() - t_start:.0f} s."]
+    emit(lines, args.out)
+
+
+def emit(lines: list[str], out: Path | None) -> None:
+    """Print the tables, and write them as Markdown to ``out`` when given."""
     text = "\n".join(lines)
     print("\n" + text)
-    if args.out:
-        args.out.write_text(text + "\n")
-        print(f"\nwrote {args.out}")
+    if out:
+        out.write_text(text + "\n")
+        print(f"\nwrote {out}")
 
 
 if __name__ == "__main__":
