@@ -171,6 +171,30 @@ def test_shared_trajectories_without_noise_are_the_noiseless_adjoint_path(encodi
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize(("n", "encoding"), [(5, "angle"), (8, "amplitude")])
+def test_both_engines_run_a_noisy_plan_alike(n, encoding):
+    # the torch engine (the CUDA path, here on the CPU) and the compiled one on the same draws,
+    # with the wrap-around CU3's operators as direct steps at n = 8
+    from dqfl.quantum import adjoint, trajectories
+
+    circ = build_circuit(n, 2, 1, encoding)
+    plan, kinds = adjoint.noisy_plan(circ)
+    assert any(s.direct and s.gates[0].kind == "noise" for s in plan) == (n > 5)
+    gen = torch.Generator().manual_seed(3)
+    one, two = NOISE.gate_channels(False), NOISE.gate_channels(True)
+    ops = trajectories.slot_operators({"encoding": one, "1q": one, "2q": two}, kinds, 1, 2, gen)
+    u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    psi = torch.rand(3, 2**n, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(2, 3, 2**n, dtype=torch.float64, generator=gen)
+    got = []
+    for engine in ("compiled", "torch"):
+        out = adjoint.run_plan(psi, u3, cu3, circ, plan, ops[0], engine)
+        got.append((out, *torch.autograd.grad((out * w).sum(), (psi, u3, cu3))))
+    for a, b in zip(*got, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
 def test_shared_trajectories_are_seeded():
     noise = NoiseModel(depolarizing=0.05, amplitude_damping=0.05)
     x = torch.rand(4, 2**6, generator=torch.Generator().manual_seed(0))
