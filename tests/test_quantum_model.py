@@ -196,9 +196,9 @@ def test_adjoint_segments_hold_every_gate_once_in_a_valid_order():
     from dqfl.quantum.adjoint import layer_gates, plan_layer
     from dqfl.quantum.circuit import build_circuit
 
-    for n in (2, 5, 7, 8, 10, 12, 14):
+    for n, width in [(n, w) for n in (2, 5, 7, 8, 10, 12, 14) for w in (None, 3)]:
         circuit = build_circuit(n, 2)
-        plan = plan_layer(circuit)
+        plan = plan_layer(circuit, width)
         placed = [(s, g) for s, step in enumerate(plan) for g in step.gates]
         assert Counter(g for _, g in placed) == Counter(layer_gates(circuit))
         for step in plan:
@@ -256,7 +256,7 @@ def test_both_state_engines_agree_with_gatewise(engine, n, layers_per_block, ent
     got = torch.autograd.grad((out * w).sum(), (psi0, u3, cu3))
     want = torch.autograd.grad((ref * w).sum(), (psi0, u3, cu3))
     for g, h in zip(got, want, strict=True):  # |grad| up to ~5 at n = 11: rounding ~1e-12
-        torch.testing.assert_close(g, h, atol=1e-12, rtol=1e-12)
+        torch.testing.assert_close(g, h, atol=1e-12, rtol=1e-10)
 
 
 def test_compiled_engine_in_single_precision_tracks_double():

@@ -101,10 +101,14 @@ def segment_ranges(n_qubits: int, width: int | None = None) -> tuple[tuple[int, 
     return tuple(out)
 
 
-def segment_width(n_qubits: int) -> int:
-    """5 qubits up to 9, then 4: measured while building this path (plans of 3-7-qubit ranges
-    timed side by side at n = 8, 10, 12 and batch 32/128, one thread, on the loaded 2-core
-    machine); the benchmark measures only the chosen plan."""
+def segment_width(n_qubits: int, engine: str = "torch") -> int:
+    """Wires per range, measured per engine (plans of 2-7-qubit ranges timed side by side at
+    n = 6-12, batch 32/128, one thread, on the loaded 2-core machine; the benchmark measures only
+    the chosen plan). Torch operations: 5 qubits up to 9, then 4 (each range is one dispatched
+    matmul, so fewer, larger ones win). Compiled passes: 3 (nothing is dispatched, so the
+    narrow ranges' smaller arithmetic wins: 8 complex multiply-adds per amplitude per range)."""
+    if engine == "compiled":
+        return 3
     return 5 if n_qubits <= 9 else 4
 
 
@@ -458,8 +462,19 @@ def adjoint_exits(
     = compiled on the CPU, torch elsewhere."""
     if not supports(circuit):
         raise ValueError("the adjoint path needs a circuit without re-uploaded data")
+    engine = resolve_engine(engine, psi0.device)
+    plan = plan_layer(circuit, segment_width(circuit.n_qubits, engine))
     no_ops = np.zeros((u3.shape[0], 0, 2, 2), np.complex128)
-    return list(run_plan(psi0, u3, cu3, circuit, plan_layer(circuit), no_ops, engine).unbind(0))
+    return list(run_plan(psi0, u3, cu3, circuit, plan, no_ops, engine).unbind(0))
+
+
+def resolve_engine(engine: str, device: torch.device) -> str:
+    """``compiled`` or ``torch``: ``auto`` is compiled on the CPU, torch elsewhere."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
+    if engine == "auto":
+        return "compiled" if device.type == "cpu" else "torch"
+    return engine
 
 
 def run_plan(
@@ -467,10 +482,7 @@ def run_plan(
 ) -> torch.Tensor:
     """Exit probabilities (E, B, D) of ``plan`` (from :func:`plan_layer` or
     :func:`noisy_plan`) with the fixed operators ``ops`` (L, N, 2, 2) complex128."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
-    if engine == "auto":
-        engine = "compiled" if psi0.device.type == "cpu" else "torch"
+    engine = resolve_engine(engine, psi0.device)
     fn = CompiledLayerCircuit if engine == "compiled" else LayerCircuit
     return fn.apply(psi0, u3, cu3, circuit, plan, ops)
 

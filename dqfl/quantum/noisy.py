@@ -94,11 +94,12 @@ def trajectory_exits(
         raise ValueError(f"draws must be auto, shared or per_row; got {draws!r}")
     k = circuit.layers_per_block
     u3, cu3 = u3[: depth * k], cu3[: depth * k]
-    plan, kinds = adjoint.noisy_plan(circuit)
+    engine = adjoint.resolve_engine("auto", psi0.device)
+    plan, kinds = adjoint.noisy_plan(circuit, adjoint.segment_width(circuit.n_qubits, engine))
     one, two = noise.gate_channels(False), noise.gate_channels(True)
     channels = {"encoding": one, "1q": one, "2q": two}
     ops = trajectories.slot_operators(channels, kinds, n_trajectories, u3.shape[0], generator)
-    runs = [adjoint.run_plan(psi0, u3, cu3, circuit, plan, op) for op in ops]
+    runs = [adjoint.run_plan(psi0, u3, cu3, circuit, plan, op, engine) for op in ops]
     return list(torch.stack(runs).mean(0).unbind(0))
 
 
