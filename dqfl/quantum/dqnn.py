@@ -93,7 +93,7 @@ class DQNN(nn.Module):
         entangler: str = "ring",
         noise: NoiseModel | None = None,
         noise_method: str = "auto",
-        n_trajectories: int = 32,
+        n_trajectories: int = 8,
         noise_seed: int = 0,
         init_scale: float = 1.0,
         seed: int = 0,
