@@ -44,14 +44,18 @@ def test_density_path_matches_default_mixed(encoding, layers_per_block):
         torch.testing.assert_close(pa.grad, pb.grad, atol=1e-5, rtol=0, msg=k)
 
 
-def test_per_row_trajectories_converge_to_density_matrix():
-    n = 4
+def _two_layer_problem(n: int, seed: int):
+    """A two-layer circuit, its generator, random angles and one normalised start state."""
     circ = build_circuit(n, 2)
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(seed)
     u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
     cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
     psi = torch.rand(1, 2**n, dtype=torch.float64, generator=gen)
-    psi = psi / psi.norm()
+    return circ, gen, u3, cu3, psi / psi.norm()
+
+
+def test_per_row_trajectories_converge_to_density_matrix():
+    circ, gen, u3, cu3, psi = _two_layer_problem(4, seed=0)
     exact = noisy.density_exits(circ, psi, u3, cu3, NOISE, 2)
     rows = 600  # one independent trajectory per row
     est = noisy.trajectory_exits(
@@ -123,13 +127,7 @@ def test_shared_trajectories_are_unbiased_outputs_and_gradients(n, encoding, noi
 
 
 def test_shared_and_per_row_trajectories_agree_in_distribution():
-    n = 5
-    circ = build_circuit(n, 2)
-    gen = torch.Generator().manual_seed(4)
-    u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
-    cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64) * 3
-    psi = torch.rand(1, 2**n, dtype=torch.float64, generator=gen)
-    psi = psi / psi.norm()
+    circ, gen, u3, cu3, psi = _two_layer_problem(5, seed=4)
     count = 400
     shared = torch.stack(
         [torch.stack(noisy.trajectory_exits(circ, psi, u3, cu3, NOISE, 2, 1, gen))[:, 0]
