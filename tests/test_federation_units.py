@@ -178,6 +178,38 @@ def norm_net(monkeypatch):
     return NormNet
 
 
+def test_the_kept_model_loads_a_state_as_load_state_dict_does(monkeypatch) -> None:
+    """One batched copy into the kept model: the same values as ``load_state_dict``, the
+    parameters still leaves that train, and the same refusal of a state that does not fit."""
+    monkeypatch.setattr(vehicle, "_TEMPLATES", {})
+    monkeypatch.setattr(vehicle, "_SLOTS", {})
+    cfg = tiny()
+    state = {k: v + 0.5 for k, v in common.build(cfg, seed=3).state_dict().items()}
+    model = vehicle.model_for(cfg, state)
+    assert vehicle._SLOTS[id(model)][1]  # the batched path was taken
+    reference = common.build(cfg)
+    reference.load_state_dict(state)
+    theirs = reference.state_dict()
+    assert list(model.state_dict()) == list(theirs)
+    for key, ours in model.state_dict().items():
+        assert torch.equal(ours, theirs[key]), key
+    assert all(p.is_leaf and p.requires_grad and p.grad is None for p in model.parameters())
+    state["blocks.0.u3"] = torch.zeros(5)  # wrong shape: load_state_dict's own error
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        vehicle.model_for(cfg, state)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        vehicle.model_for(cfg, {k: v for k, v in state.items() if k != "blocks.0.u3"})
+
+
+def test_modules_with_their_own_loading_rules_load_through_torch(norm_net) -> None:
+    cfg = tiny()
+    state = {k: v + 1 for k, v in norm_net(common.n_inputs(cfg), common.n_classes(cfg))
+             .state_dict().items()}  # fmt: skip
+    model = vehicle.model_for(cfg, state)
+    assert vehicle._SLOTS[id(model)][1] == {}  # BatchNorm has its own _load_from_state_dict
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
 def test_partitions_are_cached_up_to_a_byte_budget(monkeypatch) -> None:
     """A process keeps partitions until their bytes exceed the budget, then starts afresh (a
     Ray actor meets every vehicle of a large fleet each round: a count cap emptied the cache

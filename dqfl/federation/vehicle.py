@@ -53,12 +53,46 @@ def model_for(
     if model is None:
         if len(_TEMPLATES) > 16:
             _TEMPLATES.clear()
+            _SLOTS.clear()
         model = _TEMPLATES[key] = common.build(cfg, placed=True)
-    model.load_state_dict(state)
+    _load(model, state)
     generator = getattr(model, "noise_generator", None)
     if isinstance(generator, torch.Generator):
         generator.manual_seed(int(cfg.model.noise_seed))
     return model
+
+
+_SLOTS: dict[int, tuple[torch.nn.Module, dict[str, torch.Tensor]]] = {}  # model -> its tensors
+
+
+def _load(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """``model.load_state_dict(state)`` as one batched copy when it comes to the same thing:
+    the same keys, the same shapes, no module with its own loading rules. Anything else goes
+    through ``load_state_dict`` (and its errors)."""
+    entry = _SLOTS.get(id(model))
+    if entry is None or entry[0] is not model:
+        plain = all(
+            type(m)._load_from_state_dict is torch.nn.Module._load_from_state_dict
+            and not m._load_state_dict_pre_hooks
+            and not m._load_state_dict_post_hooks
+            for m in model.modules()
+        )
+        slots = model.state_dict(keep_vars=True) if plain else {}
+        entry = _SLOTS[id(model)] = model, slots
+    slots = entry[1]
+    if not slots or len(state) != len(slots):
+        model.load_state_dict(state)
+        return
+    targets, sources = [], []
+    for key, value in state.items():
+        slot = slots.get(key)
+        if slot is None or slot.shape != value.shape or slot.device != value.device:
+            model.load_state_dict(state)
+            return
+        targets.append(slot)
+        sources.append(value)
+    with torch.no_grad():
+        torch._foreach_copy_(targets, sources)
 
 
 def train_vehicle(
