@@ -100,7 +100,7 @@ def check_sizes(cfg: RunConfig) -> None:
 
 
 def model_training_bytes(cfg: RunConfig) -> float:
-    """Parameters plus the states autograd keeps for one batch through every layer."""
+    """Parameters plus the states kept for one batch's backward pass through every layer."""
     m = cfg.model
     noisy = any(
         v > 0 for v in (m.depolarizing, m.amplitude_damping, m.phase_damping, m.t1, m.readout_error)
@@ -110,7 +110,14 @@ def model_training_bytes(cfg: RunConfig) -> float:
     if noisy and m.backend == "torch":
         density = m.noise_method == "density" or (m.noise_method == "auto" and m.n_qubits <= 6)
         state = 2 * dim * dim if density else 2 * dim * m.n_trajectories
-    per_layer = 3 * cfg.federation.batch_size * state * FLOAT  # saved tensors per layer
+    # the adjoint path keeps every step's input for the backward pass (3-qubit ranges on the
+    # CPU: about n / 2 steps per layer); autograd paths keep about three tensors per layer
+    from dqfl.quantum.adjoint import plan_layer, segment_width
+    from dqfl.quantum.circuit import build_circuit
+
+    circuit = build_circuit(m.n_qubits, 1, 1, m.encoding, m.reupload, m.entangler)
+    steps = len(plan_layer(circuit, segment_width(m.n_qubits, "compiled")))
+    per_layer = max(3, steps + 1) * cfg.federation.batch_size * state * FLOAT
     params = m.n_layers * (6 * m.n_qubits + 2 * (m.n_qubits + 1) * 33) * FLOAT
     return m.n_layers * per_layer + params
 
