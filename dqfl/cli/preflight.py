@@ -26,6 +26,8 @@ BYTES_PER_ROUND_VEHICLE = 200
 #: Driver memory per vehicle: the bench_scale measurement (757 MB at 10 vehicles, 793 MB at
 #: 1000) gives about 36 KB; rounded up.
 BYTES_PER_VEHICLE = 40_000
+#: A warm-up longer than this compiled the kernels (a load from numba's disk cache is faster).
+COMPILE_NOTICE_S = 10.0
 FLOAT = 4
 
 
@@ -158,7 +160,7 @@ def warm_up_kernels(cfg: RunConfig, model) -> None:
     if cfg.model.torch_device not in ("cpu", "auto"):
         return
     seconds = adjoint.warm_up(model.blocks[0].u3.dtype)
-    if seconds > 2:
+    if seconds > COMPILE_NOTICE_S:  # loading them from numba's cache takes a few seconds at most
         from rich.console import Console
 
         Console(stderr=True).print(
