@@ -316,3 +316,45 @@ def test_amplitude_encoding_with_reupload_matches_pennylane():
     x = torch.rand(3, 16, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     _compare(a, b, x, 1e-9)
     assert sum(op.kind == "ry_data" for op in a.circuit.ops) == 4 * 2
+
+
+@pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
+@pytest.mark.parametrize(
+    "n,layers,k,observables,depth",
+    [(8, 4, 1, "z_zz_all", 4), (6, 3, 2, "z", 2), (5, 2, 1, "z_zz_ring", 1), (9, 2, 1, "z", 2)],
+)
+def test_fused_default_path_equals_the_general_path(dtype, atol, n, layers, k, observables, depth):
+    """The one-node forward of the default configuration (encoding, state passes, shared
+    readout) == the general path (encoding, adjoint exits, stacked readout as torch operations)
+    on logits and every parameter's gradient, including a blank row and short/long inputs."""
+    a = DQNN(n, layers, 10, observables=observables, layers_per_block=k, dtype=dtype, seed=4)
+    assert a._fused is not None
+    b = DQNN(n, layers, 10, observables=observables, layers_per_block=k, dtype=dtype, seed=5)
+    b.load_state_dict(a.state_dict())
+    b._fused = None  # the general path
+    gen = torch.Generator().manual_seed(n)
+    for cols in (2**n - 3, 2**n + 5):
+        x = torch.rand(6, cols, generator=gen)
+        x[2] = 0
+        ya, yb = a(x, depth=depth), b(x, depth=depth)
+        assert ya.shape == (depth, 6, 10)
+        torch.testing.assert_close(ya, yb, atol=atol, rtol=0)
+        w = torch.randn(ya.shape, dtype=dtype, generator=gen)
+        ga = torch.autograd.grad((ya * w).sum(), list(a.parameters()), allow_unused=True)
+        gb = torch.autograd.grad((yb * w).sum(), list(b.parameters()), allow_unused=True)
+        for (name, _), u, v in zip(a.named_parameters(), ga, gb, strict=True):
+            assert (u is None) == (v is None) == (int(name.split(".")[1]) >= depth), name
+            if u is not None:
+                torch.testing.assert_close(u, v, atol=atol * 10, rtol=0, msg=name)
+
+
+def test_fused_path_is_skipped_where_it_does_not_apply():
+    """Noise, other readouts, angle encoding and inputs that need a gradient take the general
+    path (which the fused node does not implement)."""
+    assert DQNN(4, 2, 3, readout="linear")._fused is None
+    assert DQNN(4, 2, 3, encoding="angle")._fused is None
+    assert DQNN(4, 2, 3, backend="pennylane")._fused is None
+    m = DQNN(4, 2, 3)
+    x = torch.rand(2, 16, requires_grad=True)
+    m(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0

@@ -141,6 +141,26 @@ def test_all_exit_loss_equals_the_per_exit_formula():
     torch.testing.assert_close(_exit_loss(logits, y, w, 0.3).double(), expected.double())
 
 
+@pytest.mark.parametrize("depth,distill", [(4, 0.3), (4, 0.0), (1, 0.5), (2, 1.0)])
+def test_closed_form_loss_gradient_equals_autograd(depth, distill):
+    """ExitLoss (numpy, gradient in closed form) == autograd through the torch reference, with
+    the teacher detached, on the logits' gradient."""
+    from dqfl.training import _exit_loss, exit_loss_reference
+
+    gen = torch.Generator().manual_seed(depth)
+    logits = torch.randn(depth, 7, 10, generator=gen).mul(3).requires_grad_()
+    y = torch.randint(0, 10, (7,), generator=gen)
+    w = torch.rand(depth, generator=gen)
+    w = w / w.sum()
+    fast = _exit_loss(logits, y, w, distill)
+    (grad_fast,) = torch.autograd.grad(2.5 * fast, logits)
+    ref = exit_loss_reference(logits, y, w, distill)
+    (grad_ref,) = torch.autograd.grad(2.5 * ref, logits)
+    torch.testing.assert_close(fast, ref, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(grad_fast, grad_ref, atol=1e-7, rtol=1e-5)
+    assert grad_ref.abs().max() > 1e-3  # a gradient that could have been wrong
+
+
 def test_stacked_shared_readout_equals_each_exit_readout():
     from dqfl.quantum import DQNN
     from dqfl.quantum.readout import stacked_shared_logits

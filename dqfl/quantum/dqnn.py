@@ -25,6 +25,7 @@ from dqfl.quantum import encoding as enc
 from dqfl.quantum import statevector as sv
 from dqfl.quantum.circuit import Circuit, build_circuit
 from dqfl.quantum.config import ModelConfig
+from dqfl.quantum.fused import FusedPlan, exit_logits
 from dqfl.quantum.noise import NoiseModel
 from dqfl.quantum.readout import SharedReadout, make_readout, stacked_shared_logits
 
@@ -138,6 +139,9 @@ class DQNN(nn.Module):
             for i in range(n_layers)
         )
         self._pl = None
+        self._fused = None
+        if self._fusable():
+            self._fused = FusedPlan.build(self.circuit, observables, dtype)
         if backend == "pennylane":
             from dqfl.quantum.pennylane_backend import PennyLaneCircuit
 
@@ -146,6 +150,19 @@ class DQNN(nn.Module):
     @property
     def n_blocks(self) -> int:
         return self.n_layers
+
+    def _fusable(self) -> bool:
+        """Whether the configuration is the one :mod:`dqfl.quantum.fused` runs in one node."""
+        return (
+            self.backend == "torch"
+            and self.encoding == "amplitude"
+            and not self.reupload
+            and self.readout_kind == "shared"
+            and self.simulator in ("auto", "adjoint")
+            and not self.noise.has_gate_noise
+            and self.noise.readout_error == 0
+            and self.noise.shots == 0
+        )
 
     # ------------------------------------------------------------------ forward
     def _check_depth(self, depth: int | None) -> int:
@@ -203,6 +220,11 @@ class DQNN(nn.Module):
         return probs
 
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
+        u3 = self.blocks[0].u3
+        fused = self._fused is not None and self._fusable() and u3.device.type == "cpu"
+        if fused and not x.requires_grad:  # the default configuration: one autograd node
+            depth = self._check_depth(depth)
+            return exit_logits(self._fused, self.blocks[:depth], x.to(u3.dtype))
         probs = self.exit_probabilities(x, depth)
         weight = getattr(self.blocks[0].readout, "weight", None)
         readouts = [b.readout for b in self.blocks[: len(probs)]]

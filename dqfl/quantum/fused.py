@@ -1,0 +1,161 @@
+"""The DQNN's default forward as one autograd node: pixels -> every exit's logits.
+
+With the state passes compiled (:class:`dqfl.quantum.adjoint.CompiledLayerCircuit`), what was
+left of a training step at n = 8, batch 32 was bookkeeping around them: the amplitude encoding,
+stacking each block's angles, stacking the exits' probabilities and the shared readout, each a
+handful of torch operations forward and backward (about 40 dispatched operations and their
+autograd nodes, ~1.5x the state passes' own time). In the default configuration (amplitude
+encoding, noiseless, ``shared`` readout, CPU) :class:`FusedExitLogits` does all of it in one
+forward and one backward on numpy arrays:
+
+* encoding: ``psi0 = v / |v|`` of the zero-padded pixels, ``|0...0>`` for a blank row
+  (:func:`dqfl.quantum.encoding.amplitude_state`);
+* state passes: :mod:`dqfl.quantum._state_kernels` (the same plan and kernels as the adjoint path);
+* readout (:class:`dqfl.quantum.readout.SharedReadout`): ``f_e = p_e S``, ``z_e = f_e * g_e``,
+  ``logits_e = z_e W + b_e``; backward ``dW = sum_e z_e^T G_e``, ``db_e = 1^T G_e``,
+  ``dz_e = G_e W^T``, ``dg_e = 1^T (dz_e * f_e)``, ``dp_e = (dz_e * g_e) S^T``.
+
+Every other configuration (noise, other readouts, angle encoding, PennyLane, CUDA, inputs that
+need a gradient) takes the general path in :class:`dqfl.quantum.dqnn.DQNN`; the tests hold the
+two to the same outputs and gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dqfl.quantum import _state_kernels as state_kernels
+from dqfl.quantum.adjoint import compiled_plan, plan_layer, segment_width
+from dqfl.quantum.circuit import Circuit
+from dqfl.quantum.readout import observable_signs
+
+
+@dataclass(frozen=True, eq=False)
+class FusedPlan:
+    """What the fused node reads, built once per model: the compiled plan of one layer, the
+    readout's sign matrix ``S`` (D, F) and the empty fixed-operator table of a noiseless run."""
+
+    n_qubits: int
+    layers_per_block: int
+    steps: np.ndarray
+    tables: np.ndarray
+    signs: np.ndarray
+    no_ops: np.ndarray
+
+    @classmethod
+    def build(cls, circuit: Circuit, observables: str, dtype: torch.dtype) -> FusedPlan:
+        n = circuit.n_qubits
+        steps, tables = compiled_plan(plan_layer(circuit, segment_width(n, "compiled")), n)
+        signs = observable_signs(n, observables, dtype).numpy()
+        no_ops = np.zeros((circuit.n_layers, 0, 2, 2), np.complex128)
+        return cls(n, circuit.layers_per_block, steps, tables, signs, no_ops)
+
+
+def amplitude_rows(x: np.ndarray, dim: int) -> np.ndarray:
+    """:func:`dqfl.quantum.encoding.amplitude_state` on a (B, m) array: zero-pad or truncate
+    to ``dim`` columns, L2-normalise each row, ``|0...0>`` for a (near-)zero row."""
+    batch, m = x.shape
+    v = np.zeros((batch, dim), x.dtype)
+    v[:, : min(m, dim)] = x[:, :dim]
+    norm = np.sqrt(np.einsum("bd,bd->b", v, v))[:, None]
+    zero = norm[:, 0] <= 1e-12
+    v /= np.where(norm <= 1e-12, 1, norm).astype(x.dtype)
+    v[zero] = 0
+    v[zero, 0] = 1
+    return v
+
+
+class FusedExitLogits(torch.autograd.Function):
+    """``(x (B, m), u3s, cu3s, W, gains, biases) -> logits (E, B, C)`` of the first E blocks;
+    ``u3s``/``cu3s``/``gains``/``biases`` hold one tensor per block. No gradient for ``x``."""
+
+    @staticmethod
+    def forward(ctx, x, plan: FusedPlan, n_exits: int, *params):
+        u3s, cu3s = params[:n_exits], params[n_exits : 2 * n_exits]
+        weight = params[2 * n_exits].detach().numpy()
+        gains = np.stack([p.detach().numpy() for p in params[2 * n_exits + 1 : 3 * n_exits + 1]])
+        biases = np.stack([p.detach().numpy() for p in params[3 * n_exits + 1 :]])
+        dtype = weight.dtype
+        pixels = x.detach().reshape(x.shape[0], -1).numpy().astype(dtype, copy=False)
+        psi0 = amplitude_rows(pixels, 2**plan.n_qubits)
+        u3 = np.concatenate([p.detach().numpy() for p in u3s]).astype(np.float64)
+        cu3 = np.concatenate([p.detach().numpy() for p in cu3s]).astype(np.float64)
+        n_layers, (batch, dim) = u3.shape[0], psi0.shape
+        ops = plan.no_ops[:n_layers]
+        planar = state_kernels.step_matrices(u3, cu3, ops, plan.tables, plan.steps, psi0[:0, 0])
+        store = np.empty((len(plan.steps), n_layers + 1, 2, dim, batch), dtype)
+        probs = np.empty((n_exits, batch, dim), dtype)
+        state_kernels.forward(
+            psi0, planar, plan.steps, plan.n_qubits, n_layers, plan.layers_per_block, store, probs
+        )
+        feats = (probs.reshape(-1, dim) @ plan.signs).reshape(n_exits, batch, -1)  # (E, B, F)
+        z = feats * gains[:, None, :]
+        logits = z @ weight + biases[:, None, :]
+        ctx.plan, ctx.n_exits = plan, n_exits
+        ctx.extras = (u3, cu3, ops, planar, store, feats, z, weight, gains)
+        return torch.from_numpy(logits)
+
+    @staticmethod
+    def backward(ctx, grad_logits):
+        plan, n_exits = ctx.plan, ctx.n_exits
+        u3, cu3, ops, planar, store, feats, z, weight, gains = ctx.extras
+        g = grad_logits.detach().contiguous().numpy()
+        n_features, n_classes = weight.shape
+        grad_bias = g.sum(1)
+        grad_weight = z.reshape(-1, n_features).T @ g.reshape(-1, n_classes)
+        dz = g @ weight.T
+        grad_gain = np.einsum("ebf,ebf->ef", dz, feats)
+        grad_probs = ((dz * gains[:, None, :]).reshape(-1, n_features) @ plan.signs.T).reshape(
+            n_exits, -1, plan.signs.shape[0]
+        )
+        grad_u3, grad_cu3 = np.zeros_like(u3), np.zeros_like(cu3)
+        grad_psi0 = np.empty((store.shape[4], store.shape[3]), store.dtype)
+        state_kernels.backward(
+            grad_probs,
+            store,
+            planar,
+            plan.steps,
+            plan.tables,
+            u3,
+            cu3,
+            ops,
+            plan.n_qubits,
+            plan.layers_per_block,
+            grad_psi0,
+            grad_u3,
+            grad_cu3,
+        )
+        k, dtype = plan.layers_per_block, weight.dtype
+        per_block = [
+            torch.from_numpy(a[e * k : (e + 1) * k].astype(dtype))
+            for a in (grad_u3, grad_cu3)
+            for e in range(n_exits)
+        ]
+        return (
+            None,
+            None,
+            None,
+            *per_block,
+            torch.from_numpy(grad_weight),
+            *torch.from_numpy(grad_gain).unbind(0),
+            *torch.from_numpy(grad_bias).unbind(0),
+        )
+
+
+def exit_logits(plan: FusedPlan, blocks, x: torch.Tensor) -> torch.Tensor:
+    """Logits (E, B, C) of ``blocks`` (the first E :class:`~dqfl.quantum.dqnn.DQNNBlock`\\ s,
+    shared readouts, block 0 holding the class map) on the pixels ``x``."""
+    readouts = [b.readout for b in blocks]
+    return FusedExitLogits.apply(
+        x,
+        plan,
+        len(blocks),
+        *(b.u3 for b in blocks),
+        *(b.cu3 for b in blocks),
+        readouts[0].weight,
+        *(r.gain for r in readouts),
+        *(r.bias for r in readouts),
+    )
