@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dqfl.quantum import ModelConfig, build_model
 from dqfl.quantum.encoding import amplitude_state
 from dqfl.quantum.readout import observable_pairs, observable_signs
+from dqfl.training import _exit_loss
 
 N_CLASSES = 10
 
@@ -38,9 +38,10 @@ def default_model(n: int, **overrides: Any) -> torch.nn.Module:
 
 def exit_loss(logits: list[torch.Tensor] | torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The training objective: mean over exits of the batch-mean cross-entropy, all exits in one
-    call (as dqfl.training computes it, with equal exit weights and no distillation)."""
+    call, computed by dqfl.training's loss (equal exit weights, no distillation) for every
+    torch-based peer alike."""
     z = torch.stack(list(logits)) if isinstance(logits, list | tuple) else logits
-    return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.repeat(z.shape[0]))
+    return _exit_loss(z, y, torch.full((z.shape[0],), 1 / z.shape[0]), 0.0)
 
 
 def angles(model) -> tuple[torch.Tensor, torch.Tensor]:
