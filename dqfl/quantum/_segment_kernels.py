@@ -20,14 +20,14 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _u3(theta, phi, delta):
     c, s = np.cos(theta / 2), np.sin(theta / 2)
     ea, eb = np.exp(1j * phi), np.exp(1j * delta)
     return c + 0j, -eb * s, ea * s, ea * eb * c
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _apply(x, g00, g01, g10, g11, target, control, k):
     """Gate on the rows of ``x`` (2**k, m), in place."""
     tb = 1 << (k - 1 - target)
@@ -42,7 +42,7 @@ def _apply(x, g00, g01, g10, g11, target, control, k):
             x[j, c] = g10 * a + g11 * b
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _row(table, r, layer, u3, cu3, ops):
     """Row ``r``'s 2x2 matrix in ``layer`` and its angles (zeros for a fixed op)."""
     kind, index = table[r, 0], table[r, 1]
@@ -55,7 +55,7 @@ def _row(table, r, layer, u3, cu3, ops):
     return g00, g01, g10, g11, th, ph, de
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def segment_matrices(u3, cu3, ops, table, k):
     """(L, 2**k, 2**k) complex128: the rows of ``table`` applied in order, for every layer."""
     n_layers, d = u3.shape[0], 1 << k
@@ -70,7 +70,7 @@ def segment_matrices(u3, cu3, ops, table, k):
     return out
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def _angle_grad(q00, q01, q10, q11, theta, phi, delta, out):
     """Add dL/d(theta, phi, delta) of a U3 whose matrix cotangent is ``q`` to ``out`` (3,)."""
     c, s = np.cos(theta / 2), np.sin(theta / 2)
@@ -82,7 +82,7 @@ def _angle_grad(q00, q01, q10, q11, theta, phi, delta, out):
     out[2] += (1j * (-q01 * eb * s + q11 * abc)).real
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def segment_grads(u3, cu3, ops, table, k, conj_grads, grad_u3, grad_cu3):
     """Add the angle gradients of every gate in ``table`` to ``grad_u3``/``grad_cu3``, given the
     conjugates of the segment matrices' cotangents ``conj_grads`` (L, 2**k, 2**k) (any complex
@@ -125,7 +125,7 @@ def segment_grads(u3, cu3, ops, table, k, conj_grads, grad_u3, grad_cu3):
             _apply(gy, np.conj(g00), np.conj(g10), np.conj(g01), np.conj(g11), t, ctl, k)
 
 
-@njit(cache=True, fastmath=True)
+@njit(cache=True, fastmath=True, inline="always")
 def gate_grads(angles, conj_grads, out):
     """Add dL/d(angles) (L, 3) of one U3 per layer whose 2x2 cotangents are the conjugates of
     ``conj_grads``."""

@@ -24,84 +24,111 @@ from dqfl.quantum._segment_kernels import gate_grads, segment_grads, segment_mat
 
 DIRECT, LO, K, TBIT, CBIT, TAB0, TABN, MAT0 = range(8)
 TILE = 256  # batch-side columns per pass: four output rows of a tile stay in L1
+CTILE = 1024  # columns per contraction: fewer reductions across lanes; the tile stays in L2
+ROWS = 32  # amplitude rows per block of a transposition: whole cache lines
 
 
-@njit(fastmath=True, cache=True)
-def _segment(m, x, out, groups, size, cols, accumulate):
-    """``out (+)= M x`` on the rows of planar states viewed (2, groups, size, cols); ``m``
-    (2, size, size) planar in the state's precision (pass the transpose for ``M^T x``)."""
-    _segment_planes(
-        m[0],
-        m[1],
-        x[0].reshape(groups, size, cols),
-        x[1].reshape(groups, size, cols),
-        out[0].reshape(groups, size, cols),
-        out[1].reshape(groups, size, cols),
-        accumulate,
-    )
-
-
-@njit(fastmath=True, cache=True)
-def _segment_planes(mr, mi, xr, xi, yr, yi, accumulate):
-    """The arithmetic of :func:`_segment` on separate real and imaginary planes (groups, size,
-    cols): four output rows at a time, summed over a column tile in a local accumulator (which
-    the compiler can vectorise: it aliases nothing) and then stored."""
-    groups, size, cols = xr.shape
+@njit(fastmath=True, cache=True, inline="always")
+def _segment(m, x, out, groups, size, cols, acc):
+    """``out = M x`` on the rows of planar states viewed (2, groups, size, cols); ``m``
+    (2, size, size) planar in the state's precision (pass the transpose for ``M^T x``);
+    ``acc`` (8, TILE) scratch."""
+    xr = x[0].reshape(groups, size, cols)
+    xi = x[1].reshape(groups, size, cols)
+    yr = out[0].reshape(groups, size, cols)
+    yi = out[1].reshape(groups, size, cols)
     for a in range(groups):
         for c0 in range(0, cols, TILE):
-            c1 = min(c0 + TILE, cols)
-            w = c1 - c0
-            for i0 in range(0, size, 4):  # segments hold >= 2 wires: size % 4 == 0
-                acc = np.zeros((8, w), xr.dtype)
-                for j in range(size):
-                    ur, ui = xr[a, j, c0:c1], xi[a, j, c0:c1]
-                    r0, r1, r2, r3 = mr[i0, j], mr[i0 + 1, j], mr[i0 + 2, j], mr[i0 + 3, j]
-                    q0, q1, q2, q3 = mi[i0, j], mi[i0 + 1, j], mi[i0 + 2, j], mi[i0 + 3, j]
-                    for c in range(w):
-                        p, q = ur[c], ui[c]
-                        acc[0, c] += r0 * p - q0 * q
-                        acc[1, c] += r0 * q + q0 * p
-                        acc[2, c] += r1 * p - q1 * q
-                        acc[3, c] += r1 * q + q1 * p
-                        acc[4, c] += r2 * p - q2 * q
-                        acc[5, c] += r2 * q + q2 * p
-                        acc[6, c] += r3 * p - q3 * q
-                        acc[7, c] += r3 * q + q3 * p
-                for t in range(4):
-                    dr, di = yr[a, i0 + t, c0:c1], yi[a, i0 + t, c0:c1]
-                    if accumulate:
-                        for c in range(w):
-                            dr[c] += acc[2 * t, c]
-                            di[c] += acc[2 * t + 1, c]
-                    else:
-                        for c in range(w):
-                            dr[c] = acc[2 * t, c]
-                            di[c] = acc[2 * t + 1, c]
+            _tile(m[0], m[1], xr[a], xi[a], yr[a], yi[a], c0, min(c0 + TILE, cols), acc)
 
 
-@njit(fastmath=True, cache=True)
-def _segment_contract(lam, x, g, groups, size, cols):
-    """``g[:, i, j] += sum lam[i] x[j]`` (complex, planar (2, size, size) float64) over the rows
-    of planar states viewed (2, groups, size, cols); partial sums in the states' precision."""
+@njit(fastmath=True, cache=True, inline="always")
+def _tile(mr, mi, xr, xi, yr, yi, c0, c1, acc):
+    """``y[:, c0:c1] = M x[:, c0:c1]`` on one group's (size, cols) planes: four output rows at a
+    time, summed over the columns in the scratch ``acc`` (which aliases nothing, so the
+    compiler vectorises it) and then stored."""
+    size, w = xr.shape[0], c1 - c0
+    for i0 in range(0, size, 4):  # segments hold >= 2 wires: size % 4 == 0
+        for t in range(8):
+            for c in range(w):
+                acc[t, c] = 0
+        for j in range(size):
+            ur, ui = xr[j, c0:c1], xi[j, c0:c1]
+            r0, r1, r2, r3 = mr[i0, j], mr[i0 + 1, j], mr[i0 + 2, j], mr[i0 + 3, j]
+            q0, q1, q2, q3 = mi[i0, j], mi[i0 + 1, j], mi[i0 + 2, j], mi[i0 + 3, j]
+            for c in range(w):
+                p, q = ur[c], ui[c]
+                acc[0, c] += r0 * p - q0 * q
+                acc[1, c] += r0 * q + q0 * p
+                acc[2, c] += r1 * p - q1 * q
+                acc[3, c] += r1 * q + q1 * p
+                acc[4, c] += r2 * p - q2 * q
+                acc[5, c] += r2 * q + q2 * p
+                acc[6, c] += r3 * p - q3 * q
+                acc[7, c] += r3 * q + q3 * p
+        for t in range(4):
+            dr, di = yr[i0 + t, c0:c1], yi[i0 + t, c0:c1]
+            for c in range(w):
+                dr[c] = acc[2 * t, c]
+                di[c] = acc[2 * t + 1, c]
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _tile_contract(lr, li, xr, xi, g, c0, c1):
+    """``g[:, i, j] += sum lam[i, c0:c1] x[j, c0:c1]`` on one group's (size, cols) planes, two
+    rows of each at a time: eight running sums share four loads of each operand."""
+    size = xr.shape[0]
+    for i in range(0, size, 2):
+        a0r, a0i, a1r, a1i = lr[i, c0:c1], li[i, c0:c1], lr[i + 1, c0:c1], li[i + 1, c0:c1]
+        for j in range(0, size, 2):
+            b0r, b0i, b1r, b1i = xr[j, c0:c1], xi[j, c0:c1], xr[j + 1, c0:c1], xi[j + 1, c0:c1]
+            r00 = a0r[0] - a0r[0]  # the states' precision (a literal 0 would make it float64)
+            r01 = r10 = r11 = i00 = i01 = i10 = i11 = r00
+            for c in range(c1 - c0):
+                p0, q0, p1, q1 = a0r[c], a0i[c], a1r[c], a1i[c]
+                u0, v0, u1, v1 = b0r[c], b0i[c], b1r[c], b1i[c]
+                r00 += p0 * u0 - q0 * v0
+                i00 += p0 * v0 + q0 * u0
+                r01 += p0 * u1 - q0 * v1
+                i01 += p0 * v1 + q0 * u1
+                r10 += p1 * u0 - q1 * v0
+                i10 += p1 * v0 + q1 * u0
+                r11 += p1 * u1 - q1 * v1
+                i11 += p1 * v1 + q1 * u1
+            g[0, i, j] += r00
+            g[1, i, j] += i00
+            g[0, i, j + 1] += r01
+            g[1, i, j + 1] += i01
+            g[0, i + 1, j] += r10
+            g[1, i + 1, j] += i10
+            g[0, i + 1, j + 1] += r11
+            g[1, i + 1, j + 1] += i11
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _segment_back(mt, lam, x, g, out, groups, size, cols, acc):
+    """One segment of the backward, a column tile at a time while the tile is in cache:
+    ``g[:, i, j] += sum lam[i] x[j]`` (complex, planar (2, size, size) float64; partial sums in
+    the states' precision, four independent ones per product so the reduction vectorises) and
+    ``out = M^T lam`` (``mt`` the transposed matrix)."""
     lr = lam[0].reshape(groups, size, cols)
     li = lam[1].reshape(groups, size, cols)
     xr = x[0].reshape(groups, size, cols)
     xi = x[1].reshape(groups, size, cols)
+    yr = out[0].reshape(groups, size, cols)
+    yi = out[1].reshape(groups, size, cols)
     for a in range(groups):
-        for i in range(size):
-            for j in range(size):
-                sr = lr[a, i, 0] * 0  # the states' precision (vectorises)
-                si = sr
-                for c in range(cols):
-                    sr += lr[a, i, c] * xr[a, j, c] - li[a, i, c] * xi[a, j, c]
-                    si += lr[a, i, c] * xi[a, j, c] + li[a, i, c] * xr[a, j, c]
-                g[0, i, j] += sr
-                g[1, i, j] += si
+        for c0 in range(0, cols, CTILE):
+            c1 = min(c0 + CTILE, cols)
+            _tile_contract(lr[a], li[a], xr[a], xi[a], g, c0, c1)
+            for t0 in range(c0, c1, TILE):
+                _tile(mt[0], mt[1], lr[a], li[a], yr[a], yi[a], t0, min(t0 + TILE, c1), acc)
 
 
-@njit(fastmath=True, cache=True)
-def _direct(m, x, out, tbit, cbit, transpose, accumulate):
-    """A (controlled) 2x2 gate ``m`` (2, 2, 2) planar on the rows of planar (2, D, B) states."""
+@njit(fastmath=True, cache=True, inline="always")
+def _direct(m, x, out, tbit, cbit, transpose):
+    """``out =`` a (controlled) 2x2 gate ``m`` (2, 2, 2) planar on the rows of planar (2, D, B)
+    states."""
     r00, r01, r10, r11 = m[0, 0, 0], m[0, 0, 1], m[0, 1, 0], m[0, 1, 1]
     q00, q01, q10, q11 = m[1, 0, 0], m[1, 0, 1], m[1, 1, 0], m[1, 1, 1]
     if transpose:
@@ -112,33 +139,20 @@ def _direct(m, x, out, tbit, cbit, transpose, accumulate):
         j = i | tbit
         if cbit and not i & cbit:
             for p in range(2):
-                for c in range(x.shape[2]):
-                    if accumulate:
-                        out[p, i, c] += x[p, i, c]
-                        out[p, j, c] += x[p, j, c]
-                    else:
-                        out[p, i, c] = x[p, i, c]
-                        out[p, j, c] = x[p, j, c]
+                out[p, i] = x[p, i]
+                out[p, j] = x[p, j]
             continue
+        xr0, xi0, xr1, xi1 = x[0, i], x[1, i], x[0, j], x[1, j]
+        yr0, yi0, yr1, yi1 = out[0, i], out[1, i], out[0, j], out[1, j]
         for c in range(x.shape[2]):
-            ar, ai, br, bi = x[0, i, c], x[1, i, c], x[0, j, c], x[1, j, c]
-            yr = r00 * ar - q00 * ai + r01 * br - q01 * bi
-            yi = r00 * ai + q00 * ar + r01 * bi + q01 * br
-            zr = r10 * ar - q10 * ai + r11 * br - q11 * bi
-            zi = r10 * ai + q10 * ar + r11 * bi + q11 * br
-            if accumulate:
-                out[0, i, c] += yr
-                out[1, i, c] += yi
-                out[0, j, c] += zr
-                out[1, j, c] += zi
-            else:
-                out[0, i, c] = yr
-                out[1, i, c] = yi
-                out[0, j, c] = zr
-                out[1, j, c] = zi
+            ar, ai, br, bi = xr0[c], xi0[c], xr1[c], xi1[c]
+            yr0[c] = r00 * ar - q00 * ai + r01 * br - q01 * bi
+            yi0[c] = r00 * ai + q00 * ar + r01 * bi + q01 * br
+            yr1[c] = r10 * ar - q10 * ai + r11 * br - q11 * bi
+            yi1[c] = r10 * ai + q10 * ar + r11 * bi + q11 * br
 
 
-@njit(fastmath=True, cache=True)
+@njit(fastmath=True, cache=True, inline="always")
 def _direct_contract(lam, x, g, tbit, cbit):
     """``g[:, t, u] += sum lam[row t] x[row u]`` over the gate's (controlled) row pairs."""
     for i in range(x.shape[1]):
@@ -147,7 +161,7 @@ def _direct_contract(lam, x, g, tbit, cbit):
         rows = (i, i | tbit)
         for t in range(2):
             for u in range(2):
-                sr = lam[0, 0, 0] * 0
+                sr = lam[0, 0, 0] - lam[0, 0, 0]
                 si = sr
                 for c in range(x.shape[2]):
                     lr, li = lam[0, rows[t], c], lam[1, rows[t], c]
@@ -158,7 +172,7 @@ def _direct_contract(lam, x, g, tbit, cbit):
                 g[1, t, u] += si
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _step_view(steps, s, n, batch):
     """(groups, size, cols) of a segment step on the (D, B) rows."""
     lo, k = steps[s, LO], steps[s, K]
@@ -187,34 +201,57 @@ def step_matrices(u3, cu3, ops, tables, steps, dtype_probe):
     return planar
 
 
-@njit(cache=True)
+@njit(fastmath=True, cache=True, inline="always")
+def _square(psi, probs):
+    """``probs`` (B, D) = ``|psi|**2`` of planar (2, D, B) states, in blocks of rows so the
+    transposition reads whole cache lines."""
+    dim, batch = psi.shape[1], psi.shape[2]
+    for d0 in range(0, dim, ROWS):
+        d1 = min(d0 + ROWS, dim)
+        for b in range(batch):
+            for d in range(d0, d1):
+                probs[b, d] = psi[0, d, b] ** 2 + psi[1, d, b] ** 2
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _seed(lam, psi, grad_probs):
+    """``lam += 2 conj(psi) dL/dp`` at an exit (``grad_probs`` (B, D)), in blocks of rows."""
+    dim, batch = psi.shape[1], psi.shape[2]
+    for d0 in range(0, dim, ROWS):
+        d1 = min(d0 + ROWS, dim)
+        for b in range(batch):
+            for d in range(d0, d1):
+                g2 = 2.0 * grad_probs[b, d]
+                lam[0, d, b] += g2 * psi[0, d, b]
+                lam[1, d, b] -= g2 * psi[1, d, b]
+
+
+@njit(fastmath=True, cache=True)
 def forward(psi0, planar, steps, n, n_layers, k, store, probs):
     """Run every layer from the real start states ``psi0`` (B, D) into ``store``
     (S, L+1, 2, D, B) and write every block's exit probabilities into ``probs`` (E, B, D)."""
     n_steps, batch, dim = steps.shape[0], psi0.shape[0], psi0.shape[1]
-    for d in range(dim):
+    acc = np.empty((8, TILE), store.dtype)
+    for d0 in range(0, dim, ROWS):
         for b in range(batch):
-            store[0, 0, 0, d, b] = psi0[b, d]
-            store[0, 0, 1, d, b] = 0.0
+            for d in range(d0, min(d0 + ROWS, dim)):
+                store[0, 0, 0, d, b] = psi0[b, d]
+                store[0, 0, 1, d, b] = 0.0
     for layer in range(n_layers):
         for s in range(n_steps):
             out = store[s + 1, layer] if s + 1 < n_steps else store[0, layer + 1]
             size = 1 << steps[s, K]
             m = planar[s, layer, :, :size, :size]
             if steps[s, DIRECT]:
-                _direct(m, store[s, layer], out, steps[s, TBIT], steps[s, CBIT], False, False)
+                _direct(m, store[s, layer], out, steps[s, TBIT], steps[s, CBIT], False)
             else:
                 groups, size, cols = _step_view(steps, s, n, batch)
-                _segment(m, store[s, layer], out, groups, size, cols, False)
+                _segment(m, store[s, layer], out, groups, size, cols, acc)
         if (layer + 1) % k == 0:
-            e = (layer + 1) // k - 1
-            psi = store[0, layer + 1]
-            for b in range(batch):
-                for d in range(dim):
-                    probs[e, b, d] = psi[0, d, b] ** 2 + psi[1, d, b] ** 2
+            _square(store[0, layer + 1], probs[(layer + 1) // k - 1])
 
 
-@njit(cache=True)
+@njit(fastmath=True, cache=True)
 def backward(
     grad_probs, store, planar, steps, tables, u3, cu3, ops, n, k, grad_psi0, grad_u3, grad_cu3
 ):
@@ -228,16 +265,12 @@ def backward(
     kmax = planar.shape[3]
     lam = np.zeros((2, dim, batch), store.dtype)
     nxt = np.empty_like(lam)
+    acc = np.empty((8, TILE), store.dtype)
+    mt = np.empty((2, kmax, kmax), store.dtype)
     contr = np.zeros((n_steps, n_layers, 2, kmax, kmax), np.float64)
     for layer in range(n_layers - 1, -1, -1):
         if (layer + 1) % k == 0:
-            e = (layer + 1) // k - 1
-            psi = store[0, layer + 1]
-            for d in range(dim):
-                for b in range(batch):
-                    g2 = 2.0 * grad_probs[e, b, d]
-                    lam[0, d, b] += g2 * psi[0, d, b]
-                    lam[1, d, b] -= g2 * psi[1, d, b]
+            _seed(lam, store[0, layer + 1], grad_probs[(layer + 1) // k - 1])
         for s in range(n_steps - 1, -1, -1):
             x = store[s, layer]
             size = 1 << steps[s, K]
@@ -246,17 +279,20 @@ def backward(
             if steps[s, DIRECT]:
                 if tables[steps[s, TAB0], 0] != 2:
                     _direct_contract(lam, x, g, steps[s, TBIT], steps[s, CBIT])
-                _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True, False)
+                _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True)
             else:
                 groups, size, cols = _step_view(steps, s, n, batch)
-                _segment_contract(lam, x, g, groups, size, cols)
-                mt = np.empty_like(m)
-                mt[0], mt[1] = m[0].T, m[1].T
-                _segment(mt, lam, nxt, groups, size, cols, False)
+                t = mt[:, :size, :size]
+                for p in range(2):
+                    for i in range(size):
+                        for j in range(size):
+                            t[p, i, j] = m[p, j, i]
+                _segment_back(t, lam, x, g, nxt, groups, size, cols, acc)
             lam, nxt = nxt, lam
-    for d in range(dim):
+    for d0 in range(0, dim, ROWS):
         for b in range(batch):
-            grad_psi0[b, d] = lam[0, d, b]
+            for d in range(d0, min(d0 + ROWS, dim)):
+                grad_psi0[b, d] = lam[0, d, b]
     for s in range(n_steps):
         size = 1 << steps[s, K]
         conj = np.empty((n_layers, size, size), np.complex128)
