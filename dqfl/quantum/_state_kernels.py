@@ -107,10 +107,10 @@ def _tile_contract(lr, li, xr, xi, g, c0, c1):
 
 @njit(fastmath=True, cache=True, inline="always")
 def _segment_back(mt, lam, x, g, out, groups, size, cols, acc):
-    """One segment of the backward, a column tile at a time while the tile is in cache:
-    ``g[:, i, j] += sum lam[i] x[j]`` (complex, planar (2, size, size) float64; partial sums in
-    the states' precision, four independent ones per product so the reduction vectorises) and
-    ``out = M^T lam`` (``mt`` the transposed matrix)."""
+    """One segment of the backward, a column tile at a time so ``lam`` is read from memory once:
+    ``g[:, i, j] += sum lam[i] x[j]`` (complex, planar (2, size, size) float64; each tile's
+    partial sums in the states' precision) and ``out = M^T lam`` (``mt`` the transposed
+    matrix)."""
     lr = lam[0].reshape(groups, size, cols)
     li = lam[1].reshape(groups, size, cols)
     xr = x[0].reshape(groups, size, cols)
