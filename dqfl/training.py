@@ -26,6 +26,7 @@ from torch import nn
 
 from dqfl.blocks import within
 from dqfl.errors import DqflError
+from dqfl.optim import FlatAdam
 
 DISTILL_TEMPERATURE = 2.0
 
@@ -178,7 +179,10 @@ def train_local(
     named = [(k, p) for k, p in model.named_parameters() if p.requires_grad and within(k, depth)]
     params = [p for _, p in named]
     if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, fused=True)  # one kernel for every tensor
+        if FlatAdam.supports(params):  # a few operations on one buffer (dqfl.optim)
+            opt = FlatAdam(params, lr=lr)
+        else:
+            opt = torch.optim.Adam(params, lr=lr, fused=True)
     elif optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr, foreach=True)
     else:
