@@ -25,7 +25,7 @@ from dqfl.quantum._segment_kernels import gate_grads, segment_grads, segment_mat
 DIRECT, LO, K, TBIT, CBIT, TAB0, TABN, MAT0 = range(8)
 TILE = 256  # batch-side columns per pass: four output rows of a tile stay in L1
 CTILE = 1024  # columns per contraction: fewer reductions across lanes; the tile stays in L2
-ROWS = 32  # amplitude rows per block of a transposition: whole cache lines
+BLK = 16  # a transposition's square blocks: every cache line read or written whole, once
 
 
 @njit(fastmath=True, cache=True, inline="always")
@@ -202,41 +202,73 @@ def step_matrices(u3, cu3, ops, tables, steps, dtype_probe):
 
 
 @njit(fastmath=True, cache=True, inline="always")
-def _square(psi, probs):
-    """``probs`` (B, D) = ``|psi|**2`` of planar (2, D, B) states, in blocks of rows so the
-    transposition reads whole cache lines."""
+def _square(psi, probs, buf):
+    """``probs`` (B, D) = ``|psi|**2`` of planar (2, D, B) states. Transpositions go through
+    BLK x BLK blocks in ``buf``: strided rows a power of two apart share cache sets, so a sweep
+    that relied on lines staying cached between uses would evict them."""
     dim, batch = psi.shape[1], psi.shape[2]
-    for d0 in range(0, dim, ROWS):
-        d1 = min(d0 + ROWS, dim)
-        for b in range(batch):
-            for d in range(d0, d1):
-                probs[b, d] = psi[0, d, b] ** 2 + psi[1, d, b] ** 2
+    for d0 in range(0, dim, BLK):
+        dw = min(BLK, dim - d0)
+        for b0 in range(0, batch, BLK):
+            bw = min(BLK, batch - b0)
+            for d in range(dw):
+                pr, pi = psi[0, d0 + d, b0 : b0 + bw], psi[1, d0 + d, b0 : b0 + bw]
+                for b in range(bw):
+                    buf[d, b] = pr[b] * pr[b] + pi[b] * pi[b]
+            for b in range(bw):
+                row = probs[b0 + b, d0 : d0 + dw]
+                for d in range(dw):
+                    row[d] = buf[d, b]
 
 
 @njit(fastmath=True, cache=True, inline="always")
-def _seed(lam, psi, grad_probs):
-    """``lam += 2 conj(psi) dL/dp`` at an exit (``grad_probs`` (B, D)), in blocks of rows."""
+def _seed(lam, psi, grad_probs, buf):
+    """``lam += 2 conj(psi) dL/dp`` at an exit (``grad_probs`` (B, D)); blocks as in
+    :func:`_square`."""
     dim, batch = psi.shape[1], psi.shape[2]
-    for d0 in range(0, dim, ROWS):
-        d1 = min(d0 + ROWS, dim)
-        for b in range(batch):
-            for d in range(d0, d1):
-                g2 = 2.0 * grad_probs[b, d]
-                lam[0, d, b] += g2 * psi[0, d, b]
-                lam[1, d, b] -= g2 * psi[1, d, b]
+    for d0 in range(0, dim, BLK):
+        dw = min(BLK, dim - d0)
+        for b0 in range(0, batch, BLK):
+            bw = min(BLK, batch - b0)
+            for b in range(bw):
+                row = grad_probs[b0 + b, d0 : d0 + dw]
+                for d in range(dw):
+                    buf[d, b] = 2 * row[d]
+            for d in range(dw):
+                pr, pi = psi[0, d0 + d, b0 : b0 + bw], psi[1, d0 + d, b0 : b0 + bw]
+                lr, li = lam[0, d0 + d, b0 : b0 + bw], lam[1, d0 + d, b0 : b0 + bw]
+                for b in range(bw):
+                    lr[b] += buf[d, b] * pr[b]
+                    li[b] -= buf[d, b] * pi[b]
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _transpose(src, dst, buf):
+    """``dst`` (n, m) = ``src`` (m, n) transposed; blocks as in :func:`_square`."""
+    rows, cols = src.shape
+    for r0 in range(0, rows, BLK):
+        rw = min(BLK, rows - r0)
+        for c0 in range(0, cols, BLK):
+            cw = min(BLK, cols - c0)
+            for r in range(rw):
+                row = src[r0 + r, c0 : c0 + cw]
+                for c in range(cw):
+                    buf[c, r] = row[c]
+            for c in range(cw):
+                out = dst[c0 + c, r0 : r0 + rw]
+                for r in range(rw):
+                    out[r] = buf[c, r]
 
 
 @njit(fastmath=True, cache=True)
 def forward(psi0, planar, steps, n, n_layers, k, store, probs):
     """Run every layer from the real start states ``psi0`` (B, D) into ``store``
     (S, L+1, 2, D, B) and write every block's exit probabilities into ``probs`` (E, B, D)."""
-    n_steps, batch, dim = steps.shape[0], psi0.shape[0], psi0.shape[1]
+    n_steps, batch = steps.shape[0], psi0.shape[0]
     acc = np.empty((8, TILE), store.dtype)
-    for d0 in range(0, dim, ROWS):
-        for b in range(batch):
-            for d in range(d0, min(d0 + ROWS, dim)):
-                store[0, 0, 0, d, b] = psi0[b, d]
-                store[0, 0, 1, d, b] = 0.0
+    buf = np.empty((BLK, BLK), store.dtype)
+    _transpose(psi0, store[0, 0, 0], buf)
+    store[0, 0, 1] = 0
     for layer in range(n_layers):
         for s in range(n_steps):
             out = store[s + 1, layer] if s + 1 < n_steps else store[0, layer + 1]
@@ -248,7 +280,7 @@ def forward(psi0, planar, steps, n, n_layers, k, store, probs):
                 groups, size, cols = _step_view(steps, s, n, batch)
                 _segment(m, store[s, layer], out, groups, size, cols, acc)
         if (layer + 1) % k == 0:
-            _square(store[0, layer + 1], probs[(layer + 1) // k - 1])
+            _square(store[0, layer + 1], probs[(layer + 1) // k - 1], buf)
 
 
 @njit(fastmath=True, cache=True)
@@ -267,10 +299,11 @@ def backward(
     nxt = np.empty_like(lam)
     acc = np.empty((8, TILE), store.dtype)
     mt = np.empty((2, kmax, kmax), store.dtype)
+    buf = np.empty((BLK, BLK), store.dtype)
     contr = np.zeros((n_steps, n_layers, 2, kmax, kmax), np.float64)
     for layer in range(n_layers - 1, -1, -1):
         if (layer + 1) % k == 0:
-            _seed(lam, store[0, layer + 1], grad_probs[(layer + 1) // k - 1])
+            _seed(lam, store[0, layer + 1], grad_probs[(layer + 1) // k - 1], buf)
         for s in range(n_steps - 1, -1, -1):
             x = store[s, layer]
             size = 1 << steps[s, K]
@@ -289,10 +322,7 @@ def backward(
                             t[p, i, j] = m[p, j, i]
                 _segment_back(t, lam, x, g, nxt, groups, size, cols, acc)
             lam, nxt = nxt, lam
-    for d0 in range(0, dim, ROWS):
-        for b in range(batch):
-            for d in range(d0, min(d0 + ROWS, dim)):
-                grad_psi0[b, d] = lam[0, d, b]
+    _transpose(lam[0], grad_psi0, buf)
     for s in range(n_steps):
         size = 1 << steps[s, K]
         conj = np.empty((n_layers, size, size), np.complex128)
