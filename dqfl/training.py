@@ -144,6 +144,47 @@ def _forward(model: nn.Module, x: torch.Tensor, depth: int) -> torch.Tensor:
         return model(x)[:depth]
 
 
+def batch_gradients(
+    model: nn.Module,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    w: torch.Tensor,
+    distill: float,
+    depth: int,
+    prox_mu: float = 0.0,
+    prox_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
+) -> tuple[float, torch.Tensor]:
+    """One batch's loss (module docstring) and every trained parameter's ``.grad`` (which must
+    be None on entry); returns (loss, detached logits (d, B, C)).
+
+    Where the model offers ``logits_and_vjp`` (the DQNN's fused default path) the gradient is
+    taken without autograd: the loss's closed-form gradient (:func:`exit_loss_and_grad`) goes
+    straight into the model's hand-written backward, and the proximal term's gradient
+    ``mu (theta - theta_global)`` is added to it. Elsewhere autograd does the same sum."""
+    fast = getattr(model, "logits_and_vjp", None)
+    out = fast(xb, depth) if fast is not None else None
+    if out is not None:
+        logits, vjp = out
+        z = logits.astype(np.float32, copy=False)
+        loss, grad = exit_loss_and_grad(z, yb.numpy(), w.float().numpy(), distill)
+        for p, g in vjp(grad.astype(logits.dtype, copy=False)):
+            if p.requires_grad:
+                p.grad = g
+        for p, g in prox_pairs:
+            diff = p.detach() - g
+            p.grad.add_(diff, alpha=prox_mu)
+            loss += 0.5 * prox_mu * float((diff * diff).sum())
+        return loss, torch.from_numpy(logits)
+    logits = _forward(model, xb, depth)
+    yb = yb.to(logits.device)
+    loss = _exit_loss(logits, yb, w.to(logits.device), distill)
+    if prox_pairs:
+        prox = sum(((p - g) ** 2).sum() for p, g in prox_pairs)
+        loss = loss + 0.5 * prox_mu * prox
+    loss.backward()
+    return float(loss.detach()), logits.detach()
+
+
 def train_local(
     model: nn.Module,
     x: torch.Tensor,
@@ -204,17 +245,11 @@ def train_local(
         for i in range(0, n, batch_size):
             idx = perm[i : i + batch_size].to(x.device)
             xb, yb = x[idx], y[idx]
-            logits = _forward(model, xb, depth)
-            yb = yb.to(logits.device)
-            loss = _exit_loss(logits, yb, w.to(logits.device), distill)
-            if prox_pairs:
-                prox = sum(((p - g) ** 2).sum() for p, g in prox_pairs)
-                loss = loss + 0.5 * prox_mu * prox
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss, logits = batch_gradients(model, xb, yb, w, distill, depth, prox_mu, prox_pairs)
             opt.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += (logits.detach().argmax(-1) == yb).sum(-1).float().cpu()
+            total_loss += loss * len(idx)
+            correct += (logits.argmax(-1) == yb.to(logits.device)).sum(-1).float().cpu()
     model.train(was_training)
     return TrainResult(
         loss=total_loss / n,

@@ -26,7 +26,7 @@ import torch
 from dqfl.quantum import ModelConfig, build_model
 from dqfl.quantum.encoding import amplitude_state
 from dqfl.quantum.readout import observable_pairs, observable_signs
-from dqfl.training import _exit_loss
+from dqfl.training import _exit_loss, batch_gradients
 
 N_CLASSES = 10
 
@@ -94,10 +94,21 @@ class TorchModelPeer:
         return feats, angle_grads(self.model)
 
 
+class OursPeer(TorchModelPeer):
+    """Our model stepped as dqfl's local training steps it (``dqfl.training.batch_gradients``:
+    the fused path's closed-form loss gradient into the hand-written backward, no autograd
+    where the configuration allows it)."""
+
+    def step(self) -> None:
+        self.model.zero_grad(set_to_none=True)
+        weights = torch.full((self.model.n_layers,), 1 / self.model.n_layers)
+        batch_gradients(self.model, self.x, self.y, weights, 0.0, self.model.n_layers)
+
+
 def ours(n: int, x, y, **overrides) -> TorchModelPeer:
     model = default_model(n, **overrides)
     label = f"dqfl (simulator={model.simulator}: adjoint, compiled state passes, complex64)"
-    return TorchModelPeer(model, x, y, label)
+    return OursPeer(model, x, y, label)
 
 
 def pennylane_default_qubit(reference, x, y) -> TorchModelPeer:

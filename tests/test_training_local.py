@@ -175,3 +175,35 @@ def test_stacked_shared_readout_equals_each_exit_readout():
     each = torch.stack([b.readout(p, weight) for b, p in zip(m.blocks, probs, strict=True)])
     readouts = [b.readout for b in m.blocks]
     torch.testing.assert_close(stacked_shared_logits(probs, readouts, weight), each)
+
+
+@pytest.mark.parametrize("train_depth,prox_mu", [(None, 0.0), (3, 0.05)])
+def test_training_without_autograd_equals_the_autograd_path(train_depth, prox_mu):
+    """train_local on the DQNN's fused path (closed-form loss gradient into the hand-written
+    backward, FedProx term added by hand) == autograd through the general path, float64."""
+    from dqfl.quantum import DQNN
+    from dqfl.training import train_local
+
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.rand(40, 64, generator=gen), torch.randint(0, 5, (40,), generator=gen)
+    runs = []
+    for fused in (True, False):
+        model = DQNN(6, 4, 5, observables="z_zz_all", dtype=torch.float64, seed=2)
+        anchor = {k: v + 0.1 for k, v in model.state_dict().items()}
+        if not fused:
+            model._fused = None
+        assert (model.logits_and_vjp(x[:2]) is not None) == fused
+        result = train_local(
+            model, x, y, epochs=2, batch_size=16, lr=0.05, seed=3, distill=0.2,
+            prox_mu=prox_mu, global_state=anchor, train_depth=train_depth,
+        )  # fmt: skip
+        runs.append((result, model.state_dict()))
+    (a, sa), (b, sb) = runs
+    assert a.loss == pytest.approx(b.loss, rel=1e-6)
+    assert a.exit_accuracy == b.exit_accuracy
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k], atol=1e-9, rtol=0, msg=k)
+    start = DQNN(6, 4, 5, observables="z_zz_all", dtype=torch.float64, seed=2).state_dict()
+    assert (sa["blocks.0.u3"] - start["blocks.0.u3"]).abs().max() > 1e-3  # it trained
+    if train_depth == 3:
+        torch.testing.assert_close(sa["blocks.3.u3"], start["blocks.3.u3"], atol=0, rtol=0)

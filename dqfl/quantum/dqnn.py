@@ -22,10 +22,11 @@ from torch import nn
 
 from dqfl.errors import DqflError
 from dqfl.quantum import encoding as enc
+from dqfl.quantum import fused as fused_path
 from dqfl.quantum import statevector as sv
 from dqfl.quantum.circuit import Circuit, build_circuit
 from dqfl.quantum.config import ModelConfig
-from dqfl.quantum.fused import FusedPlan, exit_logits
+from dqfl.quantum.fused import FusedPlan
 from dqfl.quantum.noise import NoiseModel
 from dqfl.quantum.readout import SharedReadout, make_readout, stacked_shared_logits
 
@@ -220,17 +221,28 @@ class DQNN(nn.Module):
         return probs
 
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
-        u3 = self.blocks[0].u3
-        fused = self._fused is not None and self._fusable() and u3.device.type == "cpu"
-        if fused and not x.requires_grad:  # the default configuration: one autograd node
-            depth = self._check_depth(depth)
-            return exit_logits(self._fused, self.blocks[:depth], x.to(u3.dtype))
+        if self._fused_applies(x):  # the default configuration: one autograd node
+            blocks = self.blocks[: self._check_depth(depth)]
+            return fused_path.exit_logits(self._fused, blocks, x.to(self.blocks[0].u3.dtype))
         probs = self.exit_probabilities(x, depth)
         weight = getattr(self.blocks[0].readout, "weight", None)
         readouts = [b.readout for b in self.blocks[: len(probs)]]
         if all(isinstance(r, SharedReadout) for r in readouts):
             return stacked_shared_logits(torch.stack(probs), readouts, weight)
         return torch.stack([r(p, weight) for r, p in zip(readouts, probs, strict=True)])
+
+    def _fused_applies(self, x: torch.Tensor) -> bool:
+        on_cpu = self.blocks[0].u3.device.type == "cpu"
+        return self._fused is not None and self._fusable() and on_cpu and not x.requires_grad
+
+    def logits_and_vjp(self, x: torch.Tensor, depth: int | None = None):
+        """``(logits (E, B, C) numpy, vjp)`` without autograd where the fused path applies
+        (:func:`dqfl.quantum.fused.logits_and_vjp`), else None. ``vjp(dL/dlogits)`` returns
+        ``[(parameter, gradient)]``; training uses it with the loss's closed-form gradient."""
+        if not self._fused_applies(x):
+            return None
+        blocks = self.blocks[: self._check_depth(depth)]
+        return fused_path.logits_and_vjp(self._fused, blocks, x.to(self.blocks[0].u3.dtype))
 
     # ------------------------------------------------------------------ reporting
     def parameter_counts(self) -> dict[str, list[int] | int]:
