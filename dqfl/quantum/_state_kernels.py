@@ -25,7 +25,7 @@ from dqfl.quantum._segment_kernels import gate_grads, segment_grads, segment_mat
 DIRECT, LO, K, TBIT, CBIT, TAB0, TABN, MAT0 = range(8)
 TILE = 256  # batch-side columns per pass: four output rows of a tile stay in L1
 CTILE = 1024  # columns per contraction: fewer reductions across lanes; the tile stays in L2
-BLK = 16  # a transposition's square blocks: every cache line read or written whole, once
+BLK = 64  # a transposition's square blocks (measured: 16 is too short to vectorise)
 
 
 @njit(fastmath=True, cache=True, inline="always")
@@ -204,13 +204,14 @@ def step_matrices(u3, cu3, ops, tables, steps, dtype_probe):
 @njit(fastmath=True, cache=True, inline="always")
 def _square(psi, probs, buf):
     """``probs`` (B, D) = ``|psi|**2`` of planar (2, D, B) states. Transpositions go through
-    BLK x BLK blocks in ``buf``: strided rows a power of two apart share cache sets, so a sweep
-    that relied on lines staying cached between uses would evict them."""
+    BLK x BLK blocks in ``buf`` (every cache line read or written whole, once), batch blocks
+    outside: then the (B, D) side is written as BLK rows at a time, each sequentially (the
+    other order touched a page of each of B rows per block: a TLB miss per line)."""
     dim, batch = psi.shape[1], psi.shape[2]
-    for d0 in range(0, dim, BLK):
-        dw = min(BLK, dim - d0)
-        for b0 in range(0, batch, BLK):
-            bw = min(BLK, batch - b0)
+    for b0 in range(0, batch, BLK):
+        bw = min(BLK, batch - b0)
+        for d0 in range(0, dim, BLK):
+            dw = min(BLK, dim - d0)
             for d in range(dw):
                 pr, pi = psi[0, d0 + d, b0 : b0 + bw], psi[1, d0 + d, b0 : b0 + bw]
                 for b in range(bw):
@@ -226,10 +227,10 @@ def _seed(lam, psi, grad_probs, buf):
     """``lam += 2 conj(psi) dL/dp`` at an exit (``grad_probs`` (B, D)); blocks as in
     :func:`_square`."""
     dim, batch = psi.shape[1], psi.shape[2]
-    for d0 in range(0, dim, BLK):
-        dw = min(BLK, dim - d0)
-        for b0 in range(0, batch, BLK):
-            bw = min(BLK, batch - b0)
+    for b0 in range(0, batch, BLK):
+        bw = min(BLK, batch - b0)
+        for d0 in range(0, dim, BLK):
+            dw = min(BLK, dim - d0)
             for b in range(bw):
                 row = grad_probs[b0 + b, d0 : d0 + dw]
                 for d in range(dw):
@@ -244,12 +245,13 @@ def _seed(lam, psi, grad_probs, buf):
 
 @njit(fastmath=True, cache=True, inline="always")
 def _transpose(src, dst, buf):
-    """``dst`` (n, m) = ``src`` (m, n) transposed; blocks as in :func:`_square`."""
+    """``dst`` (n, m) = ``src`` (m, n) transposed; blocks as in :func:`_square`, the shorter
+    side (the batch) in the outer loop."""
     rows, cols = src.shape
-    for r0 in range(0, rows, BLK):
-        rw = min(BLK, rows - r0)
-        for c0 in range(0, cols, BLK):
-            cw = min(BLK, cols - c0)
+    for i0 in range(0, min(rows, cols), BLK):
+        for k0 in range(0, max(rows, cols), BLK):
+            r0, c0 = (i0, k0) if rows <= cols else (k0, i0)
+            rw, cw = min(BLK, rows - r0), min(BLK, cols - c0)
             for r in range(rw):
                 row = src[r0 + r, c0 : c0 + cw]
                 for c in range(cw):
