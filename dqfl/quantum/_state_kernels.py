@@ -153,23 +153,48 @@ def _direct(m, x, out, tbit, cbit, transpose):
 
 
 @njit(fastmath=True, cache=True, inline="always")
-def _direct_contract(lam, x, g, tbit, cbit):
-    """``g[:, t, u] += sum lam[row t] x[row u]`` over the gate's (controlled) row pairs."""
+def _direct_back(m, lam, x, g, out, tbit, cbit):
+    """The backward of a direct gate with angles in one pass over its rows: ``g[:, t, u] +=
+    sum lam[row t] x[row u]`` over the gate's (controlled) row pairs and ``out = m^T lam``."""
+    r00, r01, r10, r11 = m[0, 0, 0], m[0, 1, 0], m[0, 0, 1], m[0, 1, 1]
+    q00, q01, q10, q11 = m[1, 0, 0], m[1, 1, 0], m[1, 0, 1], m[1, 1, 1]
     for i in range(x.shape[1]):
-        if i & tbit or (cbit and not i & cbit):
+        if i & tbit:
             continue
-        rows = (i, i | tbit)
-        for t in range(2):
-            for u in range(2):
-                sr = lam[0, 0, 0] - lam[0, 0, 0]
-                si = sr
-                for c in range(x.shape[2]):
-                    lr, li = lam[0, rows[t], c], lam[1, rows[t], c]
-                    xr, xi = x[0, rows[u], c], x[1, rows[u], c]
-                    sr += lr * xr - li * xi
-                    si += lr * xi + li * xr
-                g[0, t, u] += sr
-                g[1, t, u] += si
+        j = i | tbit
+        if cbit and not i & cbit:
+            for p in range(2):
+                out[p, i] = lam[p, i]
+                out[p, j] = lam[p, j]
+            continue
+        l0r, l0i, l1r, l1i = lam[0, i], lam[1, i], lam[0, j], lam[1, j]
+        x0r, x0i, x1r, x1i = x[0, i], x[1, i], x[0, j], x[1, j]
+        y0r, y0i, y1r, y1i = out[0, i], out[1, i], out[0, j], out[1, j]
+        a00 = l0r[0] - l0r[0]  # the states' precision (a literal 0 would make it float64)
+        a01 = a10 = a11 = b00 = b01 = b10 = b11 = a00
+        for c in range(x.shape[2]):
+            ar, ai, br, bi = l0r[c], l0i[c], l1r[c], l1i[c]
+            ur, ui, vr, vi = x0r[c], x0i[c], x1r[c], x1i[c]
+            a00 += ar * ur - ai * ui
+            b00 += ar * ui + ai * ur
+            a01 += ar * vr - ai * vi
+            b01 += ar * vi + ai * vr
+            a10 += br * ur - bi * ui
+            b10 += br * ui + bi * ur
+            a11 += br * vr - bi * vi
+            b11 += br * vi + bi * vr
+            y0r[c] = r00 * ar - q00 * ai + r01 * br - q01 * bi
+            y0i[c] = r00 * ai + q00 * ar + r01 * bi + q01 * br
+            y1r[c] = r10 * ar - q10 * ai + r11 * br - q11 * bi
+            y1i[c] = r10 * ai + q10 * ar + r11 * bi + q11 * br
+        g[0, 0, 0] += a00
+        g[1, 0, 0] += b00
+        g[0, 0, 1] += a01
+        g[1, 0, 1] += b01
+        g[0, 1, 0] += a10
+        g[1, 1, 0] += b10
+        g[0, 1, 1] += a11
+        g[1, 1, 1] += b11
 
 
 @njit(cache=True, inline="always")
@@ -313,8 +338,9 @@ def backward(
             g = contr[s, layer, :, :size, :size]
             if steps[s, DIRECT]:
                 if tables[steps[s, TAB0], 0] != 2:
-                    _direct_contract(lam, x, g, steps[s, TBIT], steps[s, CBIT])
-                _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True)
+                    _direct_back(m, lam, x, g, nxt, steps[s, TBIT], steps[s, CBIT])
+                else:  # a fixed operator: no angle, nothing to contract
+                    _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True)
             else:
                 groups, size, cols = _step_view(steps, s, n, batch)
                 t = mt[:, :size, :size]
