@@ -193,6 +193,34 @@ def test_both_engines_run_a_noisy_plan_alike(n, encoding):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
 
 
+@pytest.mark.parametrize(("n", "encoding"), [(5, "angle"), (8, "amplitude")])
+def test_trajectories_in_one_node_equal_the_mean_of_single_runs(n, encoding):
+    """CompiledTrajectories (every trajectory's compiled passes in one autograd node) == the
+    mean of one run_plan per trajectory (the torch engine's path), outputs and gradients."""
+    from dqfl.quantum import adjoint, trajectories
+
+    circ = build_circuit(n, 2, 1, encoding)
+    plan, kinds = adjoint.noisy_plan(circ, adjoint.segment_width(n, "compiled"))
+    gen = torch.Generator().manual_seed(4)
+    one, two = NOISE.gate_channels(False), NOISE.gate_channels(True)
+    ops = trajectories.slot_operators({"encoding": one, "1q": one, "2q": two}, kinds, 3, 2, gen)
+    u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
+    psi = torch.rand(3, 2**n, dtype=torch.float64, generator=gen, requires_grad=True)
+    w = torch.randn(2, 3, 2**n, dtype=torch.float64, generator=gen)
+    fused = adjoint.CompiledTrajectories.apply(psi, u3, cu3, circ, plan, ops)
+    runs = [adjoint.run_plan(psi, u3, cu3, circ, plan, op, "torch") for op in ops]
+    mean = torch.stack(runs).mean(0)
+    assert not torch.allclose(runs[0], runs[1])  # the trajectories differ
+    torch.testing.assert_close(fused, mean, atol=1e-12, rtol=1e-12)
+    for a, b in zip(
+        torch.autograd.grad((fused * w).sum(), (psi, u3, cu3)),
+        torch.autograd.grad((mean * w).sum(), (psi, u3, cu3)),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-12)
+
+
 def test_shared_trajectories_are_seeded():
     noise = NoiseModel(depolarizing=0.05, amplitude_damping=0.05)
     x = torch.rand(4, 2**6, generator=torch.Generator().manual_seed(0))
