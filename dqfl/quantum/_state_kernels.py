@@ -13,6 +13,12 @@ loops run over the contiguous batch in the state's own precision (float32 or flo
 vectorise. ``store[s, l]`` is the input of step s in layer l, ``store[0, L]`` the output. A step
 is a row of ``steps``: (direct, lo, k, target bit, control bit, table offset, table rows,
 matrix offset); see :mod:`dqfl.quantum.adjoint` for the plan and the maths.
+
+Every helper here and in :mod:`dqfl.quantum._segment_kernels` is ``inline="always"`` and the
+passes are ``fastmath``: a helper compiled on its own is inlined by LLVM one way when the pass
+is compiled and another when it is loaded from numba's cache, which rounded gradients
+differently in the two cases; inlined at numba's level, the pass is one function either way.
+Keep new helpers inlined too (inlined code takes the caller's fastmath flags).
 """
 
 from __future__ import annotations
