@@ -169,22 +169,32 @@ def test_shared_trajectories_without_noise_are_the_noiseless_adjoint_path(encodi
         assert torch.equal(a, b)
 
 
-@pytest.mark.parametrize(("n", "encoding"), [(5, "angle"), (8, "amplitude")])
-def test_both_engines_run_a_noisy_plan_alike(n, encoding):
-    # the torch engine (the CUDA path, here on the CPU) and the compiled one on the same draws,
-    # with the wrap-around CU3's operators as direct steps at n = 8
+def _noisy_plan_problem(n, encoding, seed, n_trajectories, engine="torch"):
+    """A two-layer noisy plan, ``n_trajectories`` draws of its operators, float64 inputs that
+    need gradients and a random functional ``w`` of the exits."""
     from dqfl.quantum import adjoint, trajectories
 
     circ = build_circuit(n, 2, 1, encoding)
-    plan, kinds = adjoint.noisy_plan(circ)
-    assert any(s.direct and s.gates[0].kind == "noise" for s in plan) == (n > 5)
-    gen = torch.Generator().manual_seed(3)
+    plan, kinds = adjoint.noisy_plan(circ, adjoint.segment_width(n, engine))
+    gen = torch.Generator().manual_seed(seed)
     one, two = NOISE.gate_channels(False), NOISE.gate_channels(True)
-    ops = trajectories.slot_operators({"encoding": one, "1q": one, "2q": two}, kinds, 1, 2, gen)
+    channels = {"encoding": one, "1q": one, "2q": two}
+    ops = trajectories.slot_operators(channels, kinds, n_trajectories, 2, gen)
     u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     psi = torch.rand(3, 2**n, dtype=torch.float64, generator=gen, requires_grad=True)
     w = torch.randn(2, 3, 2**n, dtype=torch.float64, generator=gen)
+    return circ, plan, ops, (psi, u3, cu3, w)
+
+
+@pytest.mark.parametrize(("n", "encoding"), [(5, "angle"), (8, "amplitude")])
+def test_both_engines_run_a_noisy_plan_alike(n, encoding):
+    # the torch engine (the CUDA path, here on the CPU) and the compiled one on the same draws,
+    # with the wrap-around CU3's operators as direct steps at n = 8
+    from dqfl.quantum import adjoint
+
+    circ, plan, ops, (psi, u3, cu3, w) = _noisy_plan_problem(n, encoding, 3, 1)
+    assert any(s.direct and s.gates[0].kind == "noise" for s in plan) == (n > 5)
     got = []
     for engine in ("compiled", "torch"):
         out = adjoint.run_plan(psi, u3, cu3, circ, plan, ops[0], engine)
@@ -195,20 +205,12 @@ def test_both_engines_run_a_noisy_plan_alike(n, encoding):
 
 @pytest.mark.parametrize(("n", "encoding"), [(5, "angle"), (8, "amplitude")])
 def test_trajectories_in_one_node_equal_the_mean_of_single_runs(n, encoding):
-    """CompiledTrajectories (every trajectory's compiled passes in one autograd node) == the
+    """CompiledLayerCircuit on T trajectories (their compiled passes in one autograd node) == the
     mean of one run_plan per trajectory (the torch engine's path), outputs and gradients."""
-    from dqfl.quantum import adjoint, trajectories
+    from dqfl.quantum import adjoint
 
-    circ = build_circuit(n, 2, 1, encoding)
-    plan, kinds = adjoint.noisy_plan(circ, adjoint.segment_width(n, "compiled"))
-    gen = torch.Generator().manual_seed(4)
-    one, two = NOISE.gate_channels(False), NOISE.gate_channels(True)
-    ops = trajectories.slot_operators({"encoding": one, "1q": one, "2q": two}, kinds, 3, 2, gen)
-    u3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
-    cu3 = torch.rand(2, n, 3, generator=gen, dtype=torch.float64, requires_grad=True)
-    psi = torch.rand(3, 2**n, dtype=torch.float64, generator=gen, requires_grad=True)
-    w = torch.randn(2, 3, 2**n, dtype=torch.float64, generator=gen)
-    fused = adjoint.CompiledTrajectories.apply(psi, u3, cu3, circ, plan, ops)
+    circ, plan, ops, (psi, u3, cu3, w) = _noisy_plan_problem(n, encoding, 4, 3, "compiled")
+    fused = adjoint.CompiledLayerCircuit.apply(psi, u3, cu3, circ, plan, ops)
     runs = [adjoint.run_plan(psi, u3, cu3, circ, plan, op, "torch") for op in ops]
     mean = torch.stack(runs).mean(0)
     assert not torch.allclose(runs[0], runs[1])  # the trajectories differ

@@ -395,7 +395,13 @@ def compiled_plan(plan: tuple[Step, ...], n: int) -> tuple[np.ndarray, np.ndarra
 class CompiledLayerCircuit(torch.autograd.Function):
     """:class:`LayerCircuit` on the CPU with the state passes compiled
     (:mod:`dqfl.quantum._state_kernels`): one call forward, one backward, no per-step torch
-    operations. Same inputs, outputs and gradients."""
+    operations. Same inputs, outputs and gradients.
+
+    ``ops`` may also stack T trajectories' fixed operators, (T, L, N, 2, 2): the output is then
+    the mean exit probabilities over the T circuits (:func:`noisy_plan`), still one node, each
+    trajectory's backward run with ``dL/dp / T`` and the angle gradients summed (an autograd
+    node per trajectory, plus the stack and mean over them, cost more than a trajectory's
+    arithmetic at n = 8, batch 32). One trajectory is exactly the plain circuit."""
 
     @staticmethod
     def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...], ops: np.ndarray):
@@ -405,66 +411,11 @@ class CompiledLayerCircuit(torch.autograd.Function):
             u3.detach().to(torch.float64).numpy(),
             cu3.detach().to(torch.float64).numpy(),
         )
-        x0 = psi0.detach().contiguous().numpy()
-        planar = state_kernels.step_matrices(*angles, ops, tables, steps, x0[:0, 0])
-        n_layers, (batch, dim) = angles[0].shape[0], x0.shape
-        store = np.empty((len(plan), n_layers + 1, 2, dim, batch), x0.dtype)
-        probs = np.empty((n_layers // k, batch, dim), x0.dtype)
-        state_kernels.forward(x0, planar, steps, n, n_layers, k, store, probs)
-        ctx.circuit = circuit
-        ctx.extras = (angles, ops, steps, tables, planar, store)
-        return torch.from_numpy(probs)
-
-    @staticmethod
-    def backward(ctx, grad_probs):
-        angles, ops, steps, tables, planar, store = ctx.extras
-        circuit = ctx.circuit
-        grad_u3, grad_cu3 = np.zeros_like(angles[0]), np.zeros_like(angles[1])
-        grad_psi0 = np.empty((store.shape[4], store.shape[3]), store.dtype)
-        state_kernels.backward(
-            grad_probs.detach().contiguous().numpy(),
-            store,
-            planar,
-            steps,
-            tables,
-            *angles,
-            ops,
-            circuit.n_qubits,
-            circuit.layers_per_block,
-            grad_psi0,
-            grad_u3,
-            grad_cu3,
-        )
-        real = torch.from_numpy(store[:0]).dtype
-        return (
-            torch.from_numpy(grad_psi0) if ctx.needs_input_grad[0] else None,
-            torch.from_numpy(grad_u3).to(real),
-            torch.from_numpy(grad_cu3).to(real),
-            None,
-            None,
-            None,
-        )
-
-
-class CompiledTrajectories(torch.autograd.Function):
-    """``(psi0, u3, cu3, ops (T, L, N, 2, 2)) -> exit probabilities (E, B, D)`` averaged over T
-    trajectories, each the plan with its own fixed operators (:func:`noisy_plan`), in one node:
-    the compiled forward of every trajectory, then every trajectory's compiled backward with
-    ``dL/dp / T``, their angle gradients summed. One autograd node per trajectory plus the
-    stack and mean over them cost more than a trajectory's arithmetic at n = 8, batch 32."""
-
-    @staticmethod
-    def forward(ctx, psi0, u3, cu3, circuit: Circuit, plan: tuple[Step, ...], ops: np.ndarray):
-        n, k = circuit.n_qubits, circuit.layers_per_block
-        steps, tables = compiled_plan(plan, n)
-        angles = (
-            u3.detach().to(torch.float64).numpy(),
-            cu3.detach().to(torch.float64).numpy(),
-        )
+        ops = ops[None] if ops.ndim == 4 else ops
         x0 = psi0.detach().contiguous().numpy()
         n_layers, (batch, dim) = angles[0].shape[0], x0.shape
         mean = np.zeros((n_layers // k, batch, dim), x0.dtype)
-        probs = np.empty_like(mean)
+        probs = np.empty_like(mean) if len(ops) > 1 else mean
         # one buffer for every trajectory's states: T separate ones, held together, made the
         # allocator hand fresh pages back and forth (page faults cost ~2x the arithmetic)
         stores = np.empty((len(ops), len(plan), n_layers + 1, 2, dim, batch), x0.dtype)
@@ -472,9 +423,11 @@ class CompiledTrajectories(torch.autograd.Function):
         for op, store in zip(ops, stores, strict=True):
             planar = state_kernels.step_matrices(*angles, op, tables, steps, x0[:0, 0])
             state_kernels.forward(x0, planar, steps, n, n_layers, k, store, probs)
-            mean += probs
+            if len(ops) > 1:
+                mean += probs
             runs.append((planar, store))
-        mean /= len(ops)
+        if len(ops) > 1:
+            mean /= len(ops)
         ctx.circuit = circuit
         ctx.extras = (angles, ops, steps, tables, runs)
         return torch.from_numpy(mean)
@@ -483,16 +436,18 @@ class CompiledTrajectories(torch.autograd.Function):
     def backward(ctx, grad_probs):
         angles, ops, steps, tables, runs = ctx.extras
         n, k = ctx.circuit.n_qubits, ctx.circuit.layers_per_block
-        g = grad_probs.detach().contiguous().numpy() / len(ops)
+        g = grad_probs.detach().contiguous().numpy()
+        g = g / len(ops) if len(ops) > 1 else g
         grad_u3, grad_cu3 = np.zeros_like(angles[0]), np.zeros_like(angles[1])
         store = runs[0][1]
-        grad_psi0 = np.zeros((store.shape[4], store.shape[3]), store.dtype)
-        one = np.empty_like(grad_psi0)
-        for op, (planar, store) in zip(ops, runs, strict=True):
+        grad_psi0 = np.empty((store.shape[4], store.shape[3]), store.dtype)
+        one = np.empty_like(grad_psi0) if len(ops) > 1 else grad_psi0
+        for t, (op, (planar, store)) in enumerate(zip(ops, runs, strict=True)):
             state_kernels.backward(
                 g, store, planar, steps, tables, *angles, op, n, k, one, grad_u3, grad_cu3
             )
-            grad_psi0 += one
+            if len(ops) > 1:
+                grad_psi0 = one.copy() if t == 0 else grad_psi0 + one
         real = torch.from_numpy(store[:0]).dtype
         return (
             torch.from_numpy(grad_psi0) if ctx.needs_input_grad[0] else None,

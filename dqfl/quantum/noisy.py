@@ -100,7 +100,7 @@ def trajectory_exits(
     channels = {"encoding": one, "1q": one, "2q": two}
     ops = trajectories.slot_operators(channels, kinds, n_trajectories, u3.shape[0], generator)
     if engine == "compiled":  # every trajectory in one node
-        return list(adjoint.CompiledTrajectories.apply(psi0, u3, cu3, circuit, plan, ops).unbind(0))
+        return list(adjoint.CompiledLayerCircuit.apply(psi0, u3, cu3, circuit, plan, ops).unbind(0))
     runs = [adjoint.run_plan(psi0, u3, cu3, circuit, plan, op, engine) for op in ops]
     return list(torch.stack(runs).mean(0).unbind(0))
 
