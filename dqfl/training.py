@@ -130,7 +130,7 @@ def exit_loss_reference(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, 
     return loss
 
 
-def _exit_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, distill: float):
+def exit_loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, distill: float):
     """The training loss of (d, B, C) logits (module docstring); :class:`ExitLoss` on the CPU."""
     if logits.device.type == "cpu":
         return ExitLoss.apply(logits, y, w, float(distill))
@@ -177,7 +177,7 @@ def batch_gradients(
         return loss, torch.from_numpy(logits)
     logits = _forward(model, xb, depth)
     yb = yb.to(logits.device)
-    loss = _exit_loss(logits, yb, w.to(logits.device), distill)
+    loss = exit_loss(logits, yb, w.to(logits.device), distill)
     if prox_pairs:
         prox = sum(((p - g) ** 2).sum() for p, g in prox_pairs)
         loss = loss + 0.5 * prox_mu * prox

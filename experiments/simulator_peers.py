@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from dqfl import training
 from dqfl.quantum import ModelConfig, build_model
 from dqfl.quantum.encoding import amplitude_state
 from dqfl.quantum.readout import observable_pairs, observable_signs
-from dqfl.training import _exit_loss, batch_gradients
 
 N_CLASSES = 10
 
@@ -41,7 +41,7 @@ def exit_loss(logits: list[torch.Tensor] | torch.Tensor, y: torch.Tensor) -> tor
     call, computed by dqfl.training's loss (equal exit weights, no distillation) for every
     torch-based peer alike."""
     z = torch.stack(list(logits)) if isinstance(logits, list | tuple) else logits
-    return _exit_loss(z, y, torch.full((z.shape[0],), 1 / z.shape[0]), 0.0)
+    return training.exit_loss(z, y, torch.full((z.shape[0],), 1 / z.shape[0]), 0.0)
 
 
 def angles(model) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +102,7 @@ class OursPeer(TorchModelPeer):
     def step(self) -> None:
         self.model.zero_grad(set_to_none=True)
         weights = torch.full((self.model.n_layers,), 1 / self.model.n_layers)
-        batch_gradients(self.model, self.x, self.y, weights, 0.0, self.model.n_layers)
+        training.batch_gradients(self.model, self.x, self.y, weights, 0.0, self.model.n_layers)
 
 
 def ours(n: int, x, y, **overrides) -> TorchModelPeer:

@@ -122,7 +122,7 @@ def test_all_exit_loss_equals_the_per_exit_formula():
     distillation KL of each shallower exit against the detached deepest one."""
     import torch.nn.functional as F
 
-    from dqfl.training import DISTILL_TEMPERATURE, _exit_loss
+    from dqfl.training import DISTILL_TEMPERATURE, exit_loss
 
     gen = torch.Generator().manual_seed(0)
     logits = torch.randn(4, 6, 5, generator=gen, dtype=torch.float64)
@@ -138,21 +138,21 @@ def test_all_exit_loss_equals_the_per_exit_formula():
         )
         for j in range(3)
     )
-    torch.testing.assert_close(_exit_loss(logits, y, w, 0.3).double(), expected.double())
+    torch.testing.assert_close(exit_loss(logits, y, w, 0.3).double(), expected.double())
 
 
 @pytest.mark.parametrize("depth,distill", [(4, 0.3), (4, 0.0), (1, 0.5), (2, 1.0)])
 def test_closed_form_loss_gradient_equals_autograd(depth, distill):
     """ExitLoss (numpy, gradient in closed form) == autograd through the torch reference, with
     the teacher detached, on the logits' gradient."""
-    from dqfl.training import _exit_loss, exit_loss_reference
+    from dqfl.training import exit_loss, exit_loss_reference
 
     gen = torch.Generator().manual_seed(depth)
     logits = torch.randn(depth, 7, 10, generator=gen).mul(3).requires_grad_()
     y = torch.randint(0, 10, (7,), generator=gen)
     w = torch.rand(depth, generator=gen)
     w = w / w.sum()
-    fast = _exit_loss(logits, y, w, distill)
+    fast = exit_loss(logits, y, w, distill)
     (grad_fast,) = torch.autograd.grad(2.5 * fast, logits)
     ref = exit_loss_reference(logits, y, w, distill)
     (grad_ref,) = torch.autograd.grad(2.5 * ref, logits)

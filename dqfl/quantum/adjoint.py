@@ -415,7 +415,7 @@ class CompiledLayerCircuit(torch.autograd.Function):
         x0 = psi0.detach().contiguous().numpy()
         n_layers, (batch, dim) = angles[0].shape[0], x0.shape
         mean = np.zeros((n_layers // k, batch, dim), x0.dtype)
-        probs = np.empty_like(mean) if len(ops) > 1 else mean
+        probs = np.empty_like(mean)
         # one buffer for every trajectory's states: T separate ones, held together, made the
         # allocator hand fresh pages back and forth (page faults cost ~2x the arithmetic)
         stores = np.empty((len(ops), len(plan), n_layers + 1, 2, dim, batch), x0.dtype)
@@ -423,11 +423,9 @@ class CompiledLayerCircuit(torch.autograd.Function):
         for op, store in zip(ops, stores, strict=True):
             planar = state_kernels.step_matrices(*angles, op, tables, steps, x0[:0, 0])
             state_kernels.forward(x0, planar, steps, n, n_layers, k, store, probs)
-            if len(ops) > 1:
-                mean += probs
+            mean += probs  # 0 + p and p / 1 are exact: one trajectory is the plain circuit
             runs.append((planar, store))
-        if len(ops) > 1:
-            mean /= len(ops)
+        mean /= len(ops)
         ctx.circuit = circuit
         ctx.extras = (angles, ops, steps, tables, runs)
         return torch.from_numpy(mean)
@@ -436,18 +434,16 @@ class CompiledLayerCircuit(torch.autograd.Function):
     def backward(ctx, grad_probs):
         angles, ops, steps, tables, runs = ctx.extras
         n, k = ctx.circuit.n_qubits, ctx.circuit.layers_per_block
-        g = grad_probs.detach().contiguous().numpy()
-        g = g / len(ops) if len(ops) > 1 else g
+        g = grad_probs.detach().contiguous().numpy() / len(ops)
         grad_u3, grad_cu3 = np.zeros_like(angles[0]), np.zeros_like(angles[1])
         store = runs[0][1]
-        grad_psi0 = np.empty((store.shape[4], store.shape[3]), store.dtype)
-        one = np.empty_like(grad_psi0) if len(ops) > 1 else grad_psi0
-        for t, (op, (planar, store)) in enumerate(zip(ops, runs, strict=True)):
+        grad_psi0 = np.zeros((store.shape[4], store.shape[3]), store.dtype)
+        one = np.empty_like(grad_psi0)
+        for op, (planar, store) in zip(ops, runs, strict=True):
             state_kernels.backward(
                 g, store, planar, steps, tables, *angles, op, n, k, one, grad_u3, grad_cu3
             )
-            if len(ops) > 1:
-                grad_psi0 = one.copy() if t == 0 else grad_psi0 + one
+            grad_psi0 += one
         real = torch.from_numpy(store[:0]).dtype
         return (
             torch.from_numpy(grad_psi0) if ctx.needs_input_grad[0] else None,

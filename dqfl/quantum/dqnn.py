@@ -140,9 +140,8 @@ class DQNN(nn.Module):
             for i in range(n_layers)
         )
         self._pl = None
-        self._fused = None
-        if self._fusable():
-            self._fused = FusedPlan.build(self.circuit, observables, dtype)
+        # the one-node path's plan, when the configuration is the one it runs
+        self._fused = FusedPlan.build(self.circuit, observables, dtype) if self._fusable() else None
         if backend == "pennylane":
             from dqfl.quantum.pennylane_backend import PennyLaneCircuit
 
@@ -233,7 +232,7 @@ class DQNN(nn.Module):
 
     def _fused_applies(self, x: torch.Tensor) -> bool:
         on_cpu = self.blocks[0].u3.device.type == "cpu"
-        return self._fused is not None and self._fusable() and on_cpu and not x.requires_grad
+        return self._fused is not None and on_cpu and not x.requires_grad
 
     def logits_and_vjp(self, x: torch.Tensor, depth: int | None = None):
         """``(logits (E, B, C) numpy, vjp)`` without autograd where the fused path applies
