@@ -72,7 +72,9 @@ class FederationConfig:
     plan_depth: bool = False
     client_timeout_s: float = 600.0
     max_update_norm: float = 1e4
-    num_cpus_per_client: float = 1.0
+    # CPUs per Ray actor; 0: auto (dqfl.federation.harness.cpus_per_actor: one actor per core,
+    # two per core once a round sends many vehicles)
+    num_cpus_per_client: float = 0.0
 
     def learning_rate(self, round_idx: int = 0) -> float:
         """Step size of this run's model in round ``round_idx`` (0-based; the method's own lr).
@@ -137,7 +139,9 @@ class FederationConfig:
         _positive("federation.classical_lr", self.classical_lr)
         _positive("federation.client_timeout_s", self.client_timeout_s)
         _positive("federation.max_update_norm", self.max_update_norm)
-        _positive("federation.num_cpus_per_client", self.num_cpus_per_client)
+        cpus = self.num_cpus_per_client
+        if not (math.isfinite(cpus) and cpus >= 0):
+            raise DqflError(f"federation.num_cpus_per_client must be >= 0 (0: auto); got {cpus}")
         if not 0.0 < self.fraction <= 1.0:
             raise DqflError(f"federation.fraction must be in (0, 1]; got {self.fraction}")
         if self.prox_mu < 0:

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from dqfl import seeds
-from dqfl.config import RunConfig, apply_overrides
+from dqfl.config import RunConfig, apply_overrides, load_config
+from dqfl.errors import DqflError
 from dqfl.federation import common, vehicle
 from dqfl.federation.engine import Instruction
 from dqfl.federation.methods import METHODS, method
@@ -302,3 +303,25 @@ def test_injected_faults_inside_the_vehicle() -> None:
         cfg, instruction(cfg, fault="byzantine", attack="nan", attack_scale=1.0), state
     ).update
     assert all(torch.isnan(v).all() for v in nan.values())
+
+
+def test_auto_cpus_per_actor_doubles_actors_only_for_many_vehicles(monkeypatch, tmp_path) -> None:
+    from dqfl.federation.harness import MANY_VEHICLES_PER_CORE, backend_config, cpus_per_actor
+
+    few = load_config(None, [])  # 10 vehicles: one actor per core
+    many = load_config(None, [f"data.n_vehicles={MANY_VEHICLES_PER_CORE * 2}"])
+    sampled = load_config(
+        None, [f"data.n_vehicles={MANY_VEHICLES_PER_CORE * 2}", "federation.fraction=0.4"]
+    )
+    asked = load_config(None, ["data.n_vehicles=5000", "federation.num_cpus_per_client=2"])
+    assert few.federation.num_cpus_per_client == 0  # auto is the default
+    assert cpus_per_actor(few, 2) == 1.0
+    assert cpus_per_actor(many, 2) == 0.5 and cpus_per_actor(many, 4) == 1.0
+    assert cpus_per_actor(sampled, 2) == 1.0  # what a round sends counts, not the fleet
+    assert cpus_per_actor(asked, 2) == 2.0  # an explicit value is kept
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    conf = backend_config([(few, tmp_path), (many, tmp_path)])
+    assert conf["client_resources"]["num_cpus"] == 1.0  # the most any point asks for
+    assert backend_config([(many, tmp_path)])["client_resources"]["num_cpus"] == 0.5
+    with pytest.raises(DqflError, match="num_cpus_per_client must be >= 0"):
+        load_config(None, ["federation.num_cpus_per_client=-1"])
