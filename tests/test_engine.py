@@ -142,7 +142,7 @@ def test_clipping_bounds_an_attacker_by_the_median_norm_of_recent_rounds() -> No
     for key, old in before.items():
         want = (1.0 + 1.0 - 1.0) / 3 if block_index(key) == 0 else 0.0
         assert torch.allclose(engine.global_state[key], old + want, atol=1e-5), key
-    (norms,) = [sorted(h[0]) for h in engine.norm_history]  # the raw norms, kept for the window
+    (norms,) = [sorted(h[0]) for h in engine.norm_history]  # per unit step size, for the window
     assert [n / norms[0] for n in norms] == pytest.approx([1, 1, 10], rel=1e-6)
 
 
@@ -175,6 +175,30 @@ def test_aggregators_use_only_vehicles_that_delivered_the_block() -> None:
         assert float(out["blocks.1.a"]) in (1.0, 2.0, 3.0), rule  # vehicle 1's 1000 never used
     out = aggregate_blocks(glob, ups, [0, 0, 0], [1.0] * 3, aggregator="median")
     assert out == {}
+
+
+def test_rejection_follows_a_decaying_step_size() -> None:
+    # Cosine over 10 rounds: round 9's step is 0.0955 of round 1's. Honest updates shrink with it;
+    # an attacker sending 10x a round-9 honest update stays under 3x the raw norms of round 1
+    # (pooled median ~1) but is 10x the pooled median per unit step size: refused.
+    engine = _engine(
+        "federation.reject_updates=3",
+        "data.n_vehicles=3",
+        "federation.rounds=10",
+        "federation.lr_schedule=cosine",
+    )
+    fed = engine.cfg.federation
+    ratio = fed.learning_rate(8) / fed.learning_rate(0)
+    assert ratio == pytest.approx(0.0955, abs=1e-4)
+    for rnd, shifts in ((1, (1.0, 1.0, 1.0)), (9, (ratio, ratio, -10 * ratio))):
+        before = {k: v.clone() for k, v in engine.global_state.items()}
+        plan = engine.plan(rnd)
+        plan.channel_depths.update({0: 1, 1: 1, 2: 1})
+        replies = [
+            Reply(v, _shifted(before, d, depth=1), num_examples=1.0) for v, d in enumerate(shifts)
+        ]
+        out = engine.conclude(plan, replies)
+    assert out.accepted == [0, 1] and out.rejected == 1
 
 
 def test_fault_accounting_and_nan_rejection() -> None:

@@ -143,7 +143,7 @@ class RoundEngine:
         self.n_classes = common.n_classes(cfg)
         self.optimizer = ServerOptimizer.from_config(cfg.federation)
         self.initial_top1: list[float] = []
-        self.norm_history: list[dict[int, list[float]]] = []  # per round: block -> norms
+        self.norm_history: list[dict[int, list[float]]] = []  # per round: block -> norms / lr
 
     # -- plan ------------------------------------------------------------------------------------
     def plan(self, rnd: int) -> RoundPlan:
@@ -284,21 +284,26 @@ class RoundEngine:
     ) -> dict[int, dict[str, torch.Tensor]]:
         """Refuse (``reject_updates``) or clip (``clip_updates``) updates whose block norm is
         above a multiple of the median norm of that block's updates over this and the previous
-        ``CLIP_WINDOW - 1`` rounds.
+        ``CLIP_WINDOW - 1`` rounds, each norm counted per unit of its round's step size.
 
         Why a median over several rounds: attackers drawn per vehicle are sometimes the majority
         of one round's few deliveries, rarely of several rounds' together, so the pooled median
         is an honest vehicle's norm, and an update scaled far beyond it is refused or cut to it.
+        Why per unit of step size: an honest update scales with the round's learning rate, which
+        a schedule shrinks (cosine: 9x from round 24 to 28 of 30); raw norms of earlier rounds
+        would set a bound that a scaled attack of a late round stays under.
         """
         fed = self.cfg.federation
+        lr = fed.learning_rate(rnd - 1)
         norms = {v: block_update_norms(self.global_state, cut) for v, cut in cuts.items()}
         this_round: dict[int, list[float]] = {}
         for per_block in norms.values():
             for block, norm in per_block.items():
-                this_round.setdefault(block, []).append(norm)
+                this_round.setdefault(block, []).append(norm / lr)
         self.norm_history = [*self.norm_history[-(CLIP_WINDOW - 1) :], this_round]
         median = {
-            block: float(
+            block: lr
+            * float(
                 torch.tensor(
                     [n for past in self.norm_history for n in past.get(block, [])],
                     dtype=torch.float64,
