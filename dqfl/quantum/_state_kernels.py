@@ -132,6 +132,19 @@ def _segment_back(mt, lam, x, g, out, groups, size, cols, acc):
 
 
 @njit(fastmath=True, cache=True, inline="always")
+def _segment_contract(lam, x, g, groups, size, cols):
+    """:func:`_segment_back` without ``out``: the first step's contraction when no gradient of
+    the start state is wanted (the same tiles, so the same sums)."""
+    lr = lam[0].reshape(groups, size, cols)
+    li = lam[1].reshape(groups, size, cols)
+    xr = x[0].reshape(groups, size, cols)
+    xi = x[1].reshape(groups, size, cols)
+    for a in range(groups):
+        for c0 in range(0, cols, CTILE):
+            _tile_contract(lr[a], li[a], xr[a], xi[a], g, c0, min(c0 + CTILE, cols))
+
+
+@njit(fastmath=True, cache=True, inline="always")
 def _direct(m, x, out, tbit, cbit, transpose):
     """``out =`` a (controlled) 2x2 gate ``m`` (2, 2, 2) planar on the rows of planar (2, D, B)
     states."""
@@ -275,6 +288,29 @@ def _seed(lam, psi, grad_probs, buf):
 
 
 @njit(fastmath=True, cache=True, inline="always")
+def _square_rows(psi, probs):
+    """``probs`` (D, B) (a strided view is fine) = ``|psi|**2`` of planar (2, D, B) states, no
+    transposition."""
+    for d in range(psi.shape[1]):
+        pr, pi, row = psi[0, d], psi[1, d], probs[d]
+        for b in range(psi.shape[2]):
+            row[b] = pr[b] * pr[b] + pi[b] * pi[b]
+
+
+@njit(fastmath=True, cache=True, inline="always")
+def _seed_rows(lam, psi, grad_probs):
+    """:func:`_seed` from ``grad_probs`` (D, B) (a strided view is fine): the same products,
+    no transposition."""
+    for d in range(psi.shape[1]):
+        pr, pi, row = psi[0, d], psi[1, d], grad_probs[d]
+        lr, li = lam[0, d], lam[1, d]
+        for b in range(psi.shape[2]):
+            t = 2 * row[b]
+            lr[b] += t * pr[b]
+            li[b] -= t * pi[b]
+
+
+@njit(fastmath=True, cache=True, inline="always")
 def _transpose(src, dst, buf):
     """``dst`` (n, m) = ``src`` (m, n) transposed; blocks as in :func:`_square`, the shorter
     side (the batch) in the outer loop."""
@@ -294,9 +330,11 @@ def _transpose(src, dst, buf):
 
 
 @njit(fastmath=True, cache=True)
-def forward(psi0, planar, steps, n, n_layers, k, store, probs):
+def forward(psi0, planar, steps, n, n_layers, k, store, probs, rows_first):
     """Run every layer from the real start states ``psi0`` (B, D) into ``store``
-    (S, L+1, 2, D, B) and write every block's exit probabilities into ``probs`` (E, B, D)."""
+    (S, L+1, 2, D, B) and write every block's exit probabilities into ``probs``: (E, B, D), or
+    (D, E, B) when ``rows_first`` (the states' own order: no transposition, and one matmul
+    takes every exit's features, see :mod:`dqfl.quantum.fused`)."""
     n_steps, batch = steps.shape[0], psi0.shape[0]
     acc = np.empty((8, TILE), store.dtype)
     buf = np.empty((BLK, BLK), store.dtype)
@@ -313,18 +351,38 @@ def forward(psi0, planar, steps, n, n_layers, k, store, probs):
                 groups, size, cols = _step_view(steps, s, n, batch)
                 _segment(m, store[s, layer], out, groups, size, cols, acc)
         if (layer + 1) % k == 0:
-            _square(store[0, layer + 1], probs[(layer + 1) // k - 1], buf)
+            e = (layer + 1) // k - 1
+            if rows_first:
+                _square_rows(store[0, layer + 1], probs[:, e])
+            else:
+                _square(store[0, layer + 1], probs[e], buf)
 
 
 @njit(fastmath=True, cache=True)
 def backward(
-    grad_probs, store, planar, steps, tables, u3, cu3, ops, n, k, grad_psi0, grad_u3, grad_cu3
+    grad_probs,
+    store,
+    planar,
+    steps,
+    tables,
+    u3,
+    cu3,
+    ops,
+    n,
+    k,
+    grad_psi0,
+    grad_u3,
+    grad_cu3,
+    rows_first,
+    need_psi0,
 ):
     """The adjoint sweep: the conjugate cotangent ``lam`` starts at zero, picks up
     ``2 conj(psi) dL/dp`` at every exit, runs back through the transposed steps; each step's
     ``sum lam x^T`` (the conjugate of its matrix cotangent) is taken on the way and turned into
-    angle gradients at the end (a step of a fixed op alone has none to take). ``grad_psi0``
-    (B, D) receives Re(lam) at the start state."""
+    angle gradients at the end (a step of a fixed op alone has none to take). ``grad_probs`` is
+    laid out as :func:`forward`'s ``probs`` (``rows_first``). ``grad_psi0`` (B, D) receives
+    Re(lam) at the start state when ``need_psi0``; otherwise the first step only contracts (its
+    output would be that cotangent) and ``grad_psi0`` is left alone."""
     n_steps, n_layers = steps.shape[0], u3.shape[0]
     dim, batch = store.shape[3], store.shape[4]
     kmax = planar.shape[3]
@@ -336,7 +394,11 @@ def backward(
     contr = np.zeros((n_steps, n_layers, 2, kmax, kmax), np.float64)
     for layer in range(n_layers - 1, -1, -1):
         if (layer + 1) % k == 0:
-            _seed(lam, store[0, layer + 1], grad_probs[(layer + 1) // k - 1], buf)
+            e = (layer + 1) // k - 1
+            if rows_first:
+                _seed_rows(lam, store[0, layer + 1], grad_probs[:, e])
+            else:
+                _seed(lam, store[0, layer + 1], grad_probs[e], buf)
         for s in range(n_steps - 1, -1, -1):
             x = store[s, layer]
             size = 1 << steps[s, K]
@@ -347,6 +409,9 @@ def backward(
                     _direct_back(m, lam, x, g, nxt, steps[s, TBIT], steps[s, CBIT])
                 else:  # a fixed operator: no angle, nothing to contract
                     _direct(m, lam, nxt, steps[s, TBIT], steps[s, CBIT], True)
+            elif layer == 0 and s == 0 and not need_psi0:
+                groups, size, cols = _step_view(steps, s, n, batch)
+                _segment_contract(lam, x, g, groups, size, cols)
             else:
                 groups, size, cols = _step_view(steps, s, n, batch)
                 t = mt[:, :size, :size]
@@ -356,7 +421,8 @@ def backward(
                             t[p, i, j] = m[p, j, i]
                 _segment_back(t, lam, x, g, nxt, groups, size, cols, acc)
             lam, nxt = nxt, lam
-    _transpose(lam[0], grad_psi0, buf)
+    if need_psi0:
+        _transpose(lam[0], grad_psi0, buf)
     for s in range(n_steps):
         size = 1 << steps[s, K]
         conj = np.empty((n_layers, size, size), np.complex128)

@@ -422,7 +422,7 @@ class CompiledLayerCircuit(torch.autograd.Function):
         runs = []
         for op, store in zip(ops, stores, strict=True):
             planar = state_kernels.step_matrices(*angles, op, tables, steps, x0[:0, 0])
-            state_kernels.forward(x0, planar, steps, n, n_layers, k, store, probs)
+            state_kernels.forward(x0, planar, steps, n, n_layers, k, store, probs, False)
             mean += probs  # 0 + p and p / 1 are exact: one trajectory is the plain circuit
             runs.append((planar, store))
         mean /= len(ops)
@@ -439,14 +439,15 @@ class CompiledLayerCircuit(torch.autograd.Function):
         store = runs[0][1]
         grad_psi0 = np.zeros((store.shape[4], store.shape[3]), store.dtype)
         one = np.empty_like(grad_psi0)
+        need = ctx.needs_input_grad[0]
         for op, (planar, store) in zip(ops, runs, strict=True):
-            state_kernels.backward(
-                g, store, planar, steps, tables, *angles, op, n, k, one, grad_u3, grad_cu3
-            )
-            grad_psi0 += one
+            args = (*angles, op, n, k, one, grad_u3, grad_cu3, False, need)
+            state_kernels.backward(g, store, planar, steps, tables, *args)
+            if need:
+                grad_psi0 += one
         real = torch.from_numpy(store[:0]).dtype
         return (
-            torch.from_numpy(grad_psi0) if ctx.needs_input_grad[0] else None,
+            torch.from_numpy(grad_psi0) if need else None,
             torch.from_numpy(grad_u3).to(real),
             torch.from_numpy(grad_cu3).to(real),
             None,

@@ -13,7 +13,12 @@ forward and one backward on numpy arrays:
 * state passes: :mod:`dqfl.quantum._state_kernels` (the same plan and kernels as the adjoint path);
 * readout (:class:`dqfl.quantum.readout.SharedReadout`): ``f_e = p_e S``, ``z_e = f_e * g_e``,
   ``logits_e = z_e W + b_e``; backward ``dW = sum_e z_e^T G_e``, ``db_e = 1^T G_e``,
-  ``dz_e = G_e W^T``, ``dg_e = 1^T (dz_e * f_e)``, ``dp_e = (dz_e * g_e) S^T``.
+  ``dz_e = G_e W^T``, ``dg_e = 1^T (dz_e * f_e)``, ``dp_e = (dz_e * g_e) S^T``. The
+  probabilities and their cotangents stay in the states' (amplitude, exit, batch) order: the
+  kernels then square and seed without transposing, ``S^T P`` and ``S (dz g)^T`` are one matmul
+  each over all exits (measured ~10% and ~25% faster than ``P S`` and ``(dz g) S^T`` at n = 10)
+  and OpenBLAS gives them bit for bit the same sums (each element still sums one K range in
+  order), so results do not move.
 
 Every other configuration (noise, other readouts, angle encoding, PennyLane, CUDA, inputs that
 need a gradient) takes the general path in :class:`dqfl.quantum.dqnn.DQNN`; the tests hold the
@@ -36,13 +41,15 @@ from dqfl.quantum.readout import observable_signs
 @dataclass(frozen=True, eq=False)
 class FusedPlan:
     """What the fused node reads, built once per model: the compiled plan of one layer, the
-    readout's sign matrix ``S`` (D, F) and the empty fixed-operator table of a noiseless run."""
+    readout's sign matrix ``S`` (D, F) and its transpose (contiguous), and the empty
+    fixed-operator table of a noiseless run."""
 
     n_qubits: int
     layers_per_block: int
     steps: np.ndarray
     tables: np.ndarray
     signs: np.ndarray
+    signs_t: np.ndarray
     no_ops: np.ndarray
 
     @classmethod
@@ -50,8 +57,9 @@ class FusedPlan:
         n = circuit.n_qubits
         steps, tables = compiled_plan(plan_layer(circuit, segment_width(n, "compiled")), n)
         signs = observable_signs(n, observables, dtype).numpy()
+        signs_t = np.ascontiguousarray(signs.T)
         no_ops = np.zeros((circuit.n_layers, 0, 2, 2), np.complex128)
-        return cls(n, circuit.layers_per_block, steps, tables, signs, no_ops)
+        return cls(n, circuit.layers_per_block, steps, tables, signs, signs_t, no_ops)
 
 
 def amplitude_rows(x: np.ndarray, dim: int) -> np.ndarray:
@@ -84,11 +92,11 @@ def _forward(plan: FusedPlan, n_exits: int, x: torch.Tensor, params) -> tuple[np
     ops = plan.no_ops[:n_layers]
     planar = state_kernels.step_matrices(u3, cu3, ops, plan.tables, plan.steps, psi0[:0, 0])
     store = np.empty((len(plan.steps), n_layers + 1, 2, dim, batch), dtype)
-    probs = np.empty((n_exits, batch, dim), dtype)
-    state_kernels.forward(
-        psi0, planar, plan.steps, plan.n_qubits, n_layers, plan.layers_per_block, store, probs
-    )
-    feats = (probs.reshape(-1, dim) @ plan.signs).reshape(n_exits, batch, -1)  # (E, B, F)
+    probs = np.empty((dim, n_exits, batch), dtype)  # the states' order: see the module docstring
+    k = plan.layers_per_block
+    state_kernels.forward(psi0, planar, plan.steps, plan.n_qubits, n_layers, k, store, probs, True)
+    feats_t = plan.signs_t @ probs.reshape(dim, -1)  # (F, E B)
+    feats = np.ascontiguousarray(feats_t.reshape(-1, n_exits, batch).transpose(1, 2, 0))
     z = feats * gains[:, None, :]
     logits = z @ weight + biases[:, None, :]
     return logits, (u3, cu3, ops, planar, store, feats, z, weight, gains)
@@ -102,11 +110,10 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
     grad_weight = z.reshape(-1, n_features).T @ g.reshape(-1, n_classes)
     dz = g @ weight.T
     grad_gain = np.einsum("ebf,ebf->ef", dz, feats)
-    grad_probs = ((dz * gains[:, None, :]).reshape(-1, n_features) @ plan.signs.T).reshape(
-        n_exits, -1, plan.signs.shape[0]
-    )
+    grad_feats = (dz * gains[:, None, :]).reshape(-1, n_features)  # (E B, F)
+    grad_probs = (plan.signs @ grad_feats.T).reshape(-1, n_exits, store.shape[4])  # (D, E, B)
     grad_u3, grad_cu3 = np.zeros_like(u3), np.zeros_like(cu3)
-    grad_psi0 = np.empty((store.shape[4], store.shape[3]), store.dtype)
+    no_psi0 = np.empty((0, 0), store.dtype)  # the pixels take no gradient
     state_kernels.backward(
         grad_probs,
         store,
@@ -118,9 +125,11 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
         ops,
         plan.n_qubits,
         plan.layers_per_block,
-        grad_psi0,
+        no_psi0,
         grad_u3,
         grad_cu3,
+        True,
+        False,
     )
     k, dtype = plan.layers_per_block, weight.dtype
     return [
