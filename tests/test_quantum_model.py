@@ -364,7 +364,13 @@ def test_amplitude_encoding_with_reupload_matches_pennylane():
 @pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-12), (torch.float32, 2e-6)])
 @pytest.mark.parametrize(
     "n,layers,k,observables,depth",
-    [(8, 4, 1, "z_zz_all", 4), (6, 3, 2, "z", 2), (5, 2, 1, "z_zz_ring", 1), (9, 2, 1, "z", 2)],
+    [
+        (8, 4, 1, "z_zz_all", 4),
+        (6, 3, 2, "z", 2),
+        (5, 2, 1, "z_zz_ring", 1),
+        (9, 2, 1, "z", 2),
+        (10, 2, 1, "z_zz_all", 2),  # features by the Walsh-Hadamard transform
+    ],
 )
 def test_fused_default_path_equals_the_general_path(dtype, atol, n, layers, k, observables, depth):
     """The one-node forward of the default configuration (encoding, state passes, shared
@@ -372,6 +378,7 @@ def test_fused_default_path_equals_the_general_path(dtype, atol, n, layers, k, o
     on logits and every parameter's gradient, including a blank row and short/long inputs."""
     a = DQNN(n, layers, 10, observables=observables, layers_per_block=k, dtype=dtype, seed=4)
     assert a._fused is not None
+    assert (a._fused.masks is not None) == (n >= 10)  # the transform's readout from n = 10
     b = DQNN(n, layers, 10, observables=observables, layers_per_block=k, dtype=dtype, seed=5)
     b.load_state_dict(a.state_dict())
     b._fused = None  # the general path
@@ -389,6 +396,34 @@ def test_fused_default_path_equals_the_general_path(dtype, atol, n, layers, k, o
             assert (u is None) == (v is None) == (int(name.split(".")[1]) >= depth), name
             if u is not None:
                 torch.testing.assert_close(u, v, atol=atol * 10, rtol=0, msg=name)
+
+
+@pytest.mark.parametrize("n,observables", [(3, "z_zz_all"), (10, "z_zz_all"), (11, "z_zz_ring")])
+def test_walsh_transform_rows_are_the_sign_matrix_features(n, observables):
+    """Every readout column is a parity (its mask found), and the transform's rows at those
+    masks are ``S^T P``; its transpose side (a scattered cotangent) is ``S G^T``."""
+    import numpy as np
+
+    from dqfl.quantum import _state_kernels as sk
+    from dqfl.quantum.fused import parity_masks
+    from dqfl.quantum.readout import observable_signs
+
+    signs = observable_signs(n, observables, torch.float64).numpy()
+    masks = parity_masks(signs)
+    assert masks is not None and len(set(masks.tolist())) == signs.shape[1]
+    bent = signs.copy()
+    bent[3, 0] *= -1
+    assert parity_masks(bent) is None
+    rng = np.random.default_rng(n)
+    p = rng.random((2**n, 7))
+    a = p.copy()
+    sk.walsh(a)
+    np.testing.assert_allclose(a[masks], signs.T @ p, rtol=0, atol=1e-12 * 2**n)
+    g = rng.standard_normal((signs.shape[1], 7))
+    b = np.zeros_like(p)
+    b[masks] = g
+    sk.walsh(b)
+    np.testing.assert_allclose(b, signs @ g, rtol=0, atol=1e-12 * 2**n)
 
 
 def test_fused_path_is_skipped_where_it_does_not_apply():
