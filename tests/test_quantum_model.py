@@ -383,7 +383,7 @@ def test_fused_default_path_equals_the_general_path(dtype, atol, n, layers, k, o
     b.load_state_dict(a.state_dict())
     b._fused = None  # the general path
     gen = torch.Generator().manual_seed(n)
-    for cols in (2**n - 3, 2**n + 5):
+    for cols in (2**n - 3, 2**n, 2**n + 5):
         x = torch.rand(6, cols, generator=gen)
         x[2] = 0
         ya, yb = a(x, depth=depth), b(x, depth=depth)

@@ -221,7 +221,7 @@ class DQNN(nn.Module):
 
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         if self._fused_applies(x):  # the default configuration: one autograd node
-            blocks = self.blocks[: self._check_depth(depth)]
+            blocks = list(self.blocks)[: self._check_depth(depth)]  # a slice builds a ModuleList
             return fused_path.exit_logits(self._fused, blocks, x.to(self.blocks[0].u3.dtype))
         probs = self.exit_probabilities(x, depth)
         weight = getattr(self.blocks[0].readout, "weight", None)
@@ -240,7 +240,7 @@ class DQNN(nn.Module):
         ``[(parameter, gradient)]``; training uses it with the loss's closed-form gradient."""
         if not self._fused_applies(x):
             return None
-        blocks = self.blocks[: self._check_depth(depth)]
+        blocks = list(self.blocks)[: self._check_depth(depth)]
         return fused_path.logits_and_vjp(self._fused, blocks, x.to(self.blocks[0].u3.dtype))
 
     # ------------------------------------------------------------------ reporting

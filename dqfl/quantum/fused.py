@@ -90,13 +90,17 @@ def amplitude_rows(x: np.ndarray, dim: int) -> np.ndarray:
     """:func:`dqfl.quantum.encoding.amplitude_state` on a (B, m) array: zero-pad or truncate
     to ``dim`` columns, L2-normalise each row, ``|0...0>`` for a (near-)zero row."""
     batch, m = x.shape
-    v = np.zeros((batch, dim), x.dtype)
-    v[:, : min(m, dim)] = x[:, :dim]
+    if m == dim:
+        v = x.copy()
+    else:
+        v = np.zeros((batch, dim), x.dtype)
+        v[:, : min(m, dim)] = x[:, :dim]
     norm = np.sqrt(np.einsum("bd,bd->b", v, v))[:, None]
     zero = norm[:, 0] <= 1e-12
     v /= np.where(norm <= 1e-12, 1, norm).astype(x.dtype)
-    v[zero] = 0
-    v[zero, 0] = 1
+    if zero.any():
+        v[zero] = 0
+        v[zero, 0] = 1
     return v
 
 
@@ -169,8 +173,8 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
     k, dtype = plan.layers_per_block, weight.dtype
     return [
         *(
-            torch.from_numpy(a[e * k : (e + 1) * k].astype(dtype))
-            for a in (grad_u3, grad_cu3)
+            torch.from_numpy(a[e * k : (e + 1) * k])
+            for a in (grad_u3.astype(dtype), grad_cu3.astype(dtype))
             for e in range(n_exits)
         ),
         torch.from_numpy(grad_weight),
