@@ -49,9 +49,10 @@ class FederationConfig:
     aggregator: str = "mean"  # mean | median | trimmed_mean | krum
     robust_fraction: float = 0.2  # trimmed_mean: cut from each end; krum: assumed attackers
     # > 0: before aggregating, clip each vehicle's update of each block to this multiple of the
-    # median norm of that block's updates over the last CLIP_WINDOW rounds (0: off)
+    # lower quartile of that block's update norms over the last CLIP_WINDOW rounds, per unit of
+    # each round's step size (dqfl.federation.engine; 0: off)
     clip_updates: float = 0.0
-    # > 0: refuse updates with a block norm above this multiple of that median (0: off)
+    # > 0: refuse updates with a block norm above this multiple of that quartile (0: off)
     reject_updates: float = 0.0
     server_opt: str = "fedavg"  # fedavg | fedavgm | fedadam | fedyogi
     server_lr: float | None = None  # None: 1.0 for fedavg/fedavgm, 0.1 for fedadam/fedyogi

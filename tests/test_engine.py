@@ -177,6 +177,21 @@ def test_aggregators_use_only_vehicles_that_delivered_the_block() -> None:
     assert out == {}
 
 
+def test_rejection_holds_when_attackers_are_the_majority_of_the_first_round() -> None:
+    # 3 of 5 first-round updates are attackers (x10): the median norm would be an attacker's,
+    # the lower quartile is an honest one's, so all three are refused.
+    engine = _engine("federation.reject_updates=3", "data.n_vehicles=5")
+    before = {k: v.clone() for k, v in engine.global_state.items()}
+    plan = engine.plan(1)
+    plan.channel_depths.update({v: 1 for v in range(5)})
+    shifts = (1.0, -10.0, 1.0, -10.0, -10.0)
+    replies = [
+        Reply(v, _shifted(before, d, depth=1), num_examples=1.0) for v, d in enumerate(shifts)
+    ]
+    out = engine.conclude(plan, replies)
+    assert out.accepted == [0, 2] and out.rejected == 3
+
+
 def test_rejection_follows_a_decaying_step_size() -> None:
     # Cosine over 10 rounds: round 9's step is 0.0955 of round 1's. Honest updates shrink with it;
     # an attacker sending 10x a round-9 honest update stays under 3x the raw norms of round 1
