@@ -35,14 +35,18 @@ BLK = 64  # a transposition's square blocks (measured: 16 is too short to vector
 
 
 @njit(fastmath=True, cache=True, inline="always")
+def _blocks(x, groups, size, cols):
+    """The real and imaginary planes of a planar state viewed (groups, size, cols)."""
+    return x[0].reshape(groups, size, cols), x[1].reshape(groups, size, cols)
+
+
+@njit(fastmath=True, cache=True, inline="always")
 def _segment(m, x, out, groups, size, cols, acc):
     """``out = M x`` on the rows of planar states viewed (2, groups, size, cols); ``m``
     (2, size, size) planar in the state's precision (pass the transpose for ``M^T x``);
     ``acc`` (8, TILE) scratch."""
-    xr = x[0].reshape(groups, size, cols)
-    xi = x[1].reshape(groups, size, cols)
-    yr = out[0].reshape(groups, size, cols)
-    yi = out[1].reshape(groups, size, cols)
+    xr, xi = _blocks(x, groups, size, cols)
+    yr, yi = _blocks(out, groups, size, cols)
     for a in range(groups):
         for c0 in range(0, cols, TILE):
             _tile(m[0], m[1], xr[a], xi[a], yr[a], yi[a], c0, min(c0 + TILE, cols), acc)
@@ -117,12 +121,9 @@ def _segment_back(mt, lam, x, g, out, groups, size, cols, acc):
     ``g[:, i, j] += sum lam[i] x[j]`` (complex, planar (2, size, size) float64; each tile's
     partial sums in the states' precision) and ``out = M^T lam`` (``mt`` the transposed
     matrix)."""
-    lr = lam[0].reshape(groups, size, cols)
-    li = lam[1].reshape(groups, size, cols)
-    xr = x[0].reshape(groups, size, cols)
-    xi = x[1].reshape(groups, size, cols)
-    yr = out[0].reshape(groups, size, cols)
-    yi = out[1].reshape(groups, size, cols)
+    lr, li = _blocks(lam, groups, size, cols)
+    xr, xi = _blocks(x, groups, size, cols)
+    yr, yi = _blocks(out, groups, size, cols)
     for a in range(groups):
         for c0 in range(0, cols, CTILE):
             c1 = min(c0 + CTILE, cols)
@@ -135,10 +136,8 @@ def _segment_back(mt, lam, x, g, out, groups, size, cols, acc):
 def _segment_contract(lam, x, g, groups, size, cols):
     """:func:`_segment_back` without ``out``: the first step's contraction when no gradient of
     the start state is wanted (the same tiles, so the same sums)."""
-    lr = lam[0].reshape(groups, size, cols)
-    li = lam[1].reshape(groups, size, cols)
-    xr = x[0].reshape(groups, size, cols)
-    xi = x[1].reshape(groups, size, cols)
+    lr, li = _blocks(lam, groups, size, cols)
+    xr, xi = _blocks(x, groups, size, cols)
     for a in range(groups):
         for c0 in range(0, cols, CTILE):
             _tile_contract(lr[a], li[a], xr[a], xi[a], g, c0, min(c0 + CTILE, cols))
