@@ -14,17 +14,16 @@ forward and one backward on numpy arrays:
 * readout (:class:`dqfl.quantum.readout.SharedReadout`): ``f_e = p_e S``, ``z_e = f_e * g_e``,
   ``logits_e = z_e W + b_e``; backward ``dW = sum_e z_e^T G_e``, ``db_e = 1^T G_e``,
   ``dz_e = G_e W^T``, ``dg_e = 1^T (dz_e * f_e)``, ``dp_e = (dz_e * g_e) S^T``. The
-  probabilities and their cotangents stay in the states' (amplitude, exit, batch) order: the
-  kernels then square and seed without transposing, ``S^T P`` and ``S (dz g)^T`` are one matmul
-  each over all exits (measured ~10% and ~25% faster than ``P S`` and ``(dz g) S^T`` at n = 10)
-  and OpenBLAS gives them bit for bit the same sums (each element still sums one K range in
-  order), so results do not move. From :data:`WALSH_MIN_QUBITS` up, ``S^T P`` is instead read
-  off a Walsh-Hadamard transform of ``P`` (every column of S is the parity of some bits, so
+  probabilities and their cotangents stay in the states' (amplitude, exit, batch) order, so the
+  kernels square and seed without transposing. From :data:`WALSH_MIN_QUBITS` up, ``S^T P`` is
+  read off a Walsh-Hadamard transform of ``P`` (every column of S is the parity of some bits, so
   each feature is one row of ``H P``) and ``S (dz g)^T`` is the transform of the feature
-  cotangents scattered onto those rows: log2(D) add/sub passes instead of F x D
-  multiply-adds (at n = 10, batch 32 ~70 us each way instead of ~190 us). Below it the
-  matmuls stay: the transform sums in another order, and the default n = 8 model's training
-  is kept bit for bit what the README's sweeps ran.
+  cotangents scattered onto those rows: log2(D) add/sub passes instead of F x D multiply-adds
+  (at n = 10, batch 32 ~70 us each way instead of ~190 us). Below it the readout is the matmul
+  ``P S`` on (exit x batch, amplitude) rows and ``(dz g) S^T``, exactly the products the README's
+  sweeps ran, so the default n = 8 model trains bit for bit as they did (``S^T P`` straight on
+  the states' order is faster but sums in another order at some batch sizes, e.g. the 24-row
+  last mini-batch of a 600-crop epoch).
 
 Every other configuration (noise, other readouts, angle encoding, PennyLane, CUDA, inputs that
 need a gradient) takes the general path in :class:`dqfl.quantum.dqnn.DQNN`; the tests hold the
@@ -62,7 +61,7 @@ def parity_masks(signs: np.ndarray) -> np.ndarray | None:
 @dataclass(frozen=True, eq=False)
 class FusedPlan:
     """What the fused node reads, built once per model: the compiled plan of one layer, the
-    readout's sign matrix ``S`` (D, F) and its transpose (contiguous), the rows of the
+    readout's sign matrix ``S`` (D, F), the rows of the
     Walsh-Hadamard transform that are the features (None: the matmuls, see the module
     docstring) and the empty fixed-operator table of a noiseless run."""
 
@@ -71,7 +70,6 @@ class FusedPlan:
     steps: np.ndarray
     tables: np.ndarray
     signs: np.ndarray
-    signs_t: np.ndarray
     masks: np.ndarray | None
     no_ops: np.ndarray
 
@@ -80,10 +78,9 @@ class FusedPlan:
         n = circuit.n_qubits
         steps, tables = compiled_plan(plan_layer(circuit, segment_width(n, "compiled")), n)
         signs = observable_signs(n, observables, dtype).numpy()
-        signs_t = np.ascontiguousarray(signs.T)
         masks = parity_masks(signs) if n >= WALSH_MIN_QUBITS else None
         no_ops = np.zeros((circuit.n_layers, 0, 2, 2), np.complex128)
-        return cls(n, circuit.layers_per_block, steps, tables, signs, signs_t, masks, no_ops)
+        return cls(n, circuit.layers_per_block, steps, tables, signs, masks, no_ops)
 
 
 def amplitude_rows(x: np.ndarray, dim: int) -> np.ndarray:
@@ -123,12 +120,13 @@ def _forward(plan: FusedPlan, n_exits: int, x: torch.Tensor, params) -> tuple[np
     probs = np.empty((dim, n_exits, batch), dtype)  # the states' order: see the module docstring
     k = plan.layers_per_block
     state_kernels.forward(psi0, planar, plan.steps, plan.n_qubits, n_layers, k, store, probs, True)
-    if plan.masks is None:
-        feats_t = plan.signs_t @ probs.reshape(dim, -1)  # (F, E B)
+    if plan.masks is None:  # P S on (E B, D) rows, the product the README's runs computed
+        rows = np.ascontiguousarray(probs.reshape(dim, -1).T)
+        feats = (rows @ plan.signs).reshape(n_exits, batch, -1)
     else:
         state_kernels.walsh(probs.reshape(dim, -1))  # in place: probs are not kept
         feats_t = probs.reshape(dim, -1)[plan.masks]
-    feats = np.ascontiguousarray(feats_t.reshape(-1, n_exits, batch).transpose(1, 2, 0))
+        feats = np.ascontiguousarray(feats_t.reshape(-1, n_exits, batch).transpose(1, 2, 0))
     z = feats * gains[:, None, :]
     logits = z @ weight + biases[:, None, :]
     return logits, (u3, cu3, ops, planar, store, feats, z, weight, gains)
@@ -144,8 +142,8 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
     grad_gain = np.einsum("ebf,ebf->ef", dz, feats)
     grad_feats = (dz * gains[:, None, :]).reshape(-1, n_features)  # (E B, F)
     dim, batch = store.shape[3], store.shape[4]
-    if plan.masks is None:
-        grad_probs = plan.signs @ grad_feats.T  # (D, E B)
+    if plan.masks is None:  # (dz g) S^T as the README's runs computed it, then (D, E B)
+        grad_probs = np.ascontiguousarray((grad_feats @ plan.signs.T).T)
     else:
         grad_probs = np.zeros((dim, grad_feats.shape[0]), store.dtype)
         grad_probs[plan.masks] = grad_feats.T
