@@ -13,17 +13,18 @@ forward and one backward on numpy arrays:
 * state passes: :mod:`dqfl.quantum._state_kernels` (the same plan and kernels as the adjoint path);
 * readout (:class:`dqfl.quantum.readout.SharedReadout`): ``f_e = p_e S``, ``z_e = f_e * g_e``,
   ``logits_e = z_e W + b_e``; backward ``dW = sum_e z_e^T G_e``, ``db_e = 1^T G_e``,
-  ``dz_e = G_e W^T``, ``dg_e = 1^T (dz_e * f_e)``, ``dp_e = (dz_e * g_e) S^T``. The
-  probabilities and their cotangents stay in the states' (amplitude, exit, batch) order, so the
-  kernels square and seed without transposing. From :data:`WALSH_MIN_QUBITS` up, ``S^T P`` is
+  ``dz_e = G_e W^T``, ``dg_e = 1^T (dz_e * f_e)``, ``dp_e = (dz_e * g_e) S^T``.
+  From :data:`WALSH_MIN_QUBITS` up, the probabilities and their cotangents stay in the states'
+  (amplitude, exit, batch) order (the kernels square and seed without transposing) and ``S^T P`` is
   read off a Walsh-Hadamard transform of ``P`` (every column of S is the parity of some bits, so
   each feature is one row of ``H P``) and ``S (dz g)^T`` is the transform of the feature
   cotangents scattered onto those rows: log2(D) add/sub passes instead of F x D multiply-adds
   (at n = 10, batch 32 ~70 us each way instead of ~190 us). Below it the readout is the matmul
   ``P S`` on (exit x batch, amplitude) rows and ``(dz g) S^T``, exactly the products the README's
-  sweeps ran, so the default n = 8 model trains bit for bit as they did (``S^T P`` straight on
-  the states' order is faster but sums in another order at some batch sizes, e.g. the 24-row
-  last mini-batch of a 600-crop epoch).
+  sweeps ran, on probabilities the kernels lay out as (exit, batch, amplitude), so the default
+  n = 8 model trains bit for bit as they did (``S^T P`` straight on the states' order is faster
+  but sums in another order at some batch sizes, e.g. the 24-row last mini-batch of a 600-crop
+  epoch).
 
 Every other configuration (noise, other readouts, angle encoding, PennyLane, CUDA, inputs that
 need a gradient) takes the general path in :class:`dqfl.quantum.dqnn.DQNN`; the tests hold the
@@ -117,12 +118,14 @@ def _forward(plan: FusedPlan, n_exits: int, x: torch.Tensor, params) -> tuple[np
     ops = plan.no_ops[:n_layers]
     planar = state_kernels.step_matrices(u3, cu3, ops, plan.tables, plan.steps, psi0[:0, 0])
     store = np.empty((len(plan.steps), n_layers + 1, 2, dim, batch), dtype)
-    probs = np.empty((dim, n_exits, batch), dtype)  # the states' order: see the module docstring
-    k = plan.layers_per_block
-    state_kernels.forward(psi0, planar, plan.steps, plan.n_qubits, n_layers, k, store, probs, True)
-    if plan.masks is None:  # P S on (E B, D) rows, the product the README's runs computed
-        rows = np.ascontiguousarray(probs.reshape(dim, -1).T)
-        feats = (rows @ plan.signs).reshape(n_exits, batch, -1)
+    k, by_walsh = plan.layers_per_block, plan.masks is not None
+    # the Walsh path reads the states' (D, E, B) order; the matmuls take (E, B, D) rows
+    probs = np.empty((dim, n_exits, batch) if by_walsh else (n_exits, batch, dim), dtype)
+    state_kernels.forward(
+        psi0, planar, plan.steps, plan.n_qubits, n_layers, k, store, probs, by_walsh
+    )
+    if not by_walsh:  # P S, the product the README's runs computed
+        feats = (probs.reshape(-1, dim) @ plan.signs).reshape(n_exits, batch, -1)
     else:
         state_kernels.walsh(probs.reshape(dim, -1))  # in place: probs are not kept
         feats_t = probs.reshape(dim, -1)[plan.masks]
@@ -142,13 +145,14 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
     grad_gain = np.einsum("ebf,ebf->ef", dz, feats)
     grad_feats = (dz * gains[:, None, :]).reshape(-1, n_features)  # (E B, F)
     dim, batch = store.shape[3], store.shape[4]
-    if plan.masks is None:  # (dz g) S^T as the README's runs computed it, then (D, E B)
-        grad_probs = np.ascontiguousarray((grad_feats @ plan.signs.T).T)
+    by_walsh = plan.masks is not None
+    if not by_walsh:  # (dz g) S^T as the README's runs computed it: (E, B, D)
+        grad_probs = (grad_feats @ plan.signs.T).reshape(n_exits, batch, dim)
     else:
         grad_probs = np.zeros((dim, grad_feats.shape[0]), store.dtype)
         grad_probs[plan.masks] = grad_feats.T
         state_kernels.walsh(grad_probs)
-    grad_probs = grad_probs.reshape(dim, n_exits, batch)
+        grad_probs = grad_probs.reshape(dim, n_exits, batch)
     grad_u3, grad_cu3 = np.zeros_like(u3), np.zeros_like(cu3)
     no_psi0 = np.empty((0, 0), store.dtype)  # the pixels take no gradient
     state_kernels.backward(
@@ -165,7 +169,7 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
         no_psi0,
         grad_u3,
         grad_cu3,
-        True,
+        by_walsh,
         False,
     )
     k, dtype = plan.layers_per_block, weight.dtype
