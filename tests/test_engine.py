@@ -195,7 +195,7 @@ def test_rejection_holds_when_attackers_are_the_majority_of_the_first_round() ->
 def test_rejection_follows_a_decaying_step_size() -> None:
     # Cosine over 10 rounds: round 9's step is 0.0955 of round 1's. Honest updates shrink with it;
     # an attacker sending 10x a round-9 honest update stays under 3x the raw norms of round 1
-    # (pooled median ~1) but is 10x the pooled median per unit step size: refused.
+    # (pooled quartile 1) but is 10x the pooled quartile per unit step size: refused.
     engine = _engine(
         "federation.reject_updates=3",
         "data.n_vehicles=3",
