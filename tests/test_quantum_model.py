@@ -398,6 +398,49 @@ def test_fused_default_path_equals_the_general_path(dtype, atol, n, layers, k, o
                 torch.testing.assert_close(u, v, atol=atol * 10, rtol=0, msg=name)
 
 
+@pytest.mark.parametrize(
+    "n,layers,k,depth,noise",
+    [
+        (8, 4, 1, 4, {"depolarizing": 0.01, "t1": 50.0, "t2": 40.0}),
+        (7, 3, 1, 2, {"amplitude_damping": 0.05, "phase_damping": 0.02}),  # singular Kraus ops
+        (10, 2, 1, 2, {"depolarizing": 0.02}),  # the Walsh-Hadamard readout
+        (6, 4, 2, 1, {"depolarizing": 0.02}),
+    ],
+)
+def test_fused_trajectories_equal_the_general_trajectory_path(n, layers, k, depth, noise):
+    """Gate noise by trajectories in the one-node path == the general path (the compiled
+    trajectory node, then the readout as torch operations) with the same noise seed: the same
+    draws, logits and every gradient; and the generator moves on identically (next call too)."""
+    from dqfl.quantum.noise import NoiseModel
+
+    kw = dict(layers_per_block=k, observables="z_zz_all", noise_method="trajectories")
+    kw |= dict(n_trajectories=4, noise_seed=3, dtype=torch.float64)
+    noise_model = NoiseModel(**noise)
+    a = DQNN(n, layers, 10, noise=noise_model, seed=4, **kw)
+    assert a._fused is not None and a._fused.kinds  # the noisy plan
+    b = DQNN(n, layers, 10, noise=noise_model, seed=5, **kw)
+    b.load_state_dict(a.state_dict())
+    b._fused = None
+    gen = torch.Generator().manual_seed(n)
+    for _ in range(2):  # two calls: the generators stay in step
+        x = torch.rand(5, 2**n, generator=gen)
+        ya, yb = a(x, depth=depth), b(x, depth=depth)
+        assert ya.shape == (depth, 5, 10)
+        torch.testing.assert_close(ya, yb, atol=1e-10, rtol=0)
+        w = torch.randn(ya.shape, dtype=ya.dtype, generator=gen)
+        ga = torch.autograd.grad((ya * w).sum(), list(a.parameters()), allow_unused=True)
+        gb = torch.autograd.grad((yb * w).sum(), list(b.parameters()), allow_unused=True)
+        for (name, _), u, v in zip(a.named_parameters(), ga, gb, strict=True):
+            assert (u is None) == (v is None), name
+            if u is not None:
+                torch.testing.assert_close(u, v, atol=1e-9, rtol=0, msg=name)
+    # the trajectories differ from the noiseless circuit (the operators are in)
+    clean = DQNN(n, layers, 10, seed=4, layers_per_block=k, observables="z_zz_all")
+    clean.load_state_dict(a.state_dict())
+    x = torch.rand(3, 2**n, generator=gen, dtype=torch.float64)
+    assert not torch.allclose(a(x).float(), clean(x.float()), atol=1e-4)
+
+
 @pytest.mark.parametrize("n,observables", [(3, "z_zz_all"), (10, "z_zz_all"), (11, "z_zz_ring")])
 def test_walsh_transform_rows_are_the_sign_matrix_features(n, observables):
     """Every readout column is a parity (its mask found), and the transform's rows at those
@@ -427,8 +470,15 @@ def test_walsh_transform_rows_are_the_sign_matrix_features(n, observables):
 
 
 def test_fused_path_is_skipped_where_it_does_not_apply():
-    """Noise, other readouts, angle encoding and inputs that need a gradient take the general
-    path (which the fused node does not implement)."""
+    """Density matrices, readout error, shots, other readouts, angle encoding and inputs that
+    need a gradient take the general path (which the fused node does not implement)."""
+    from dqfl.quantum.noise import NoiseModel
+
+    noisy = NoiseModel(depolarizing=0.01)
+    assert DQNN(4, 2, 3, noise=noisy, noise_method="density")._fused is None
+    assert DQNN(8, 2, 3, noise=noisy)._fused.kinds  # auto above 6 qubits: trajectories
+    for other in (NoiseModel(readout_error=0.01), NoiseModel(shots=100)):
+        assert DQNN(8, 2, 3, noise=other, noise_method="trajectories")._fused is None
     assert DQNN(4, 2, 3, readout="linear")._fused is None
     assert DQNN(4, 2, 3, encoding="angle")._fused is None
     assert DQNN(4, 2, 3, backend="pennylane")._fused is None

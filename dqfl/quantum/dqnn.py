@@ -141,7 +141,12 @@ class DQNN(nn.Module):
         )
         self._pl = None
         # the one-node path's plan, when the configuration is the one it runs
-        self._fused = FusedPlan.build(self.circuit, observables, dtype) if self._fusable() else None
+        fusable = self._fusable()
+        self._fused = (
+            FusedPlan.build(self.circuit, observables, dtype, noisy=fusable == "trajectories")
+            if fusable
+            else None
+        )
         if backend == "pennylane":
             from dqfl.quantum.pennylane_backend import PennyLaneCircuit
 
@@ -151,17 +156,34 @@ class DQNN(nn.Module):
     def n_blocks(self) -> int:
         return self.n_layers
 
-    def _fusable(self) -> bool:
-        """Whether the configuration is the one :mod:`dqfl.quantum.fused` runs in one node."""
-        return (
+    def _fusable(self) -> str:
+        """What :mod:`dqfl.quantum.fused` runs of this configuration in one node: ``noiseless``,
+        ``trajectories`` (gate noise by trajectories), or nothing (empty string)."""
+        plain = (
             self.backend == "torch"
             and self.encoding == "amplitude"
             and not self.reupload
             and self.readout_kind == "shared"
             and self.simulator in ("auto", "adjoint")
-            and not self.noise.has_gate_noise
             and self.noise.readout_error == 0
             and self.noise.shots == 0
+        )
+        if not plain:
+            return ""
+        if not self.noise.has_gate_noise:
+            return "noiseless"
+        return "trajectories" if self.noise_method == "trajectories" else ""
+
+    def _fused_ops(self, depth: int):
+        """The trajectories' operators for the fused node's next call (None: noiseless),
+        drawn from ``noise_generator`` exactly as the general trajectory path draws them."""
+        if not self._fused.kinds:
+            return None
+        from dqfl.quantum import noisy
+
+        layers = depth * self.circuit.layers_per_block
+        return noisy.trajectory_operators(
+            self.noise, self._fused.kinds, self.n_trajectories, layers, self.noise_generator
         )
 
     # ------------------------------------------------------------------ forward
@@ -222,7 +244,8 @@ class DQNN(nn.Module):
     def forward(self, x: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         if self._fused_applies(x):  # the default configuration: one autograd node
             blocks = list(self.blocks)[: self._check_depth(depth)]  # a slice builds a ModuleList
-            return fused_path.exit_logits(self._fused, blocks, x.to(self.blocks[0].u3.dtype))
+            x = x.to(self.blocks[0].u3.dtype)
+            return fused_path.exit_logits(self._fused, blocks, x, self._fused_ops(len(blocks)))
         probs = self.exit_probabilities(x, depth)
         weight = getattr(self.blocks[0].readout, "weight", None)
         readouts = [b.readout for b in self.blocks[: len(probs)]]
@@ -241,7 +264,8 @@ class DQNN(nn.Module):
         if not self._fused_applies(x):
             return None
         blocks = list(self.blocks)[: self._check_depth(depth)]
-        return fused_path.logits_and_vjp(self._fused, blocks, x.to(self.blocks[0].u3.dtype))
+        x = x.to(self.blocks[0].u3.dtype)
+        return fused_path.logits_and_vjp(self._fused, blocks, x, self._fused_ops(len(blocks)))
 
     # ------------------------------------------------------------------ reporting
     def parameter_counts(self) -> dict[str, list[int] | int]:

@@ -26,9 +26,17 @@ forward and one backward on numpy arrays:
   but sums in another order at some batch sizes, e.g. the 24-row last mini-batch of a 600-crop
   epoch).
 
-Every other configuration (noise, other readouts, angle encoding, PennyLane, CUDA, inputs that
-need a gradient) takes the general path in :class:`dqfl.quantum.dqnn.DQNN`; the tests hold the
-two to the same outputs and gradients.
+Quantum trajectories (gate noise, ``noise_method = "trajectories"``) run here too: a trajectory
+with its Kraus draws fixed is the circuit with a fixed 2x2 operator after every gate
+(:func:`dqfl.quantum.adjoint.noisy_plan`), so the node takes T trajectories' operators
+(T, L, N, 2, 2), runs the same passes once per trajectory, and reads out the mean probabilities;
+backward seeds each trajectory with ``dL/dp / T`` and sums the angle gradients. Through the
+general path (one compiled node for the states, then the readout and the loss as torch autograd)
+a T = 8 step at n = 8, batch 32 spent ~2 ms outside the state passes, a fifth of the step.
+
+Every other configuration (density matrices, readout error, shots, other readouts, angle
+encoding, PennyLane, CUDA, inputs that need a gradient) takes the general path in
+:class:`dqfl.quantum.dqnn.DQNN`; the tests hold the two to the same outputs and gradients.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import numpy as np
 import torch
 
 from dqfl.quantum import _state_kernels as state_kernels
-from dqfl.quantum.adjoint import compiled_plan, plan_layer, segment_width
+from dqfl.quantum.adjoint import compiled_plan, noisy_plan, plan_layer, segment_width
 from dqfl.quantum.circuit import Circuit
 from dqfl.quantum.readout import observable_signs
 
@@ -64,7 +72,8 @@ class FusedPlan:
     """What the fused node reads, built once per model: the compiled plan of one layer, the
     readout's sign matrix ``S`` (D, F), the rows of the
     Walsh-Hadamard transform that are the features (None: the matmuls, see the module
-    docstring) and the empty fixed-operator table of a noiseless run."""
+    docstring), the empty fixed-operator table of a noiseless run and, for trajectories, the
+    kinds of a layer's noise slots (:func:`dqfl.quantum.adjoint.noisy_plan`; empty: noiseless)."""
 
     n_qubits: int
     layers_per_block: int
@@ -73,15 +82,19 @@ class FusedPlan:
     signs: np.ndarray
     masks: np.ndarray | None
     no_ops: np.ndarray
+    kinds: tuple[str, ...] = ()
 
     @classmethod
-    def build(cls, circuit: Circuit, observables: str, dtype: torch.dtype) -> FusedPlan:
-        n = circuit.n_qubits
-        steps, tables = compiled_plan(plan_layer(circuit, segment_width(n, "compiled")), n)
+    def build(
+        cls, circuit: Circuit, observables: str, dtype: torch.dtype, noisy: bool = False
+    ) -> FusedPlan:
+        n, width = circuit.n_qubits, segment_width(circuit.n_qubits, "compiled")
+        plan, kinds = noisy_plan(circuit, width) if noisy else (plan_layer(circuit, width), ())
+        steps, tables = compiled_plan(plan, n)
         signs = observable_signs(n, observables, dtype).numpy()
         masks = parity_masks(signs) if n >= WALSH_MIN_QUBITS else None
         no_ops = np.zeros((circuit.n_layers, 0, 2, 2), np.complex128)
-        return cls(n, circuit.layers_per_block, steps, tables, signs, masks, no_ops)
+        return cls(n, circuit.layers_per_block, steps, tables, signs, masks, no_ops, kinds)
 
 
 def amplitude_rows(x: np.ndarray, dim: int) -> np.ndarray:
@@ -102,9 +115,12 @@ def amplitude_rows(x: np.ndarray, dim: int) -> np.ndarray:
     return v
 
 
-def _forward(plan: FusedPlan, n_exits: int, x: torch.Tensor, params) -> tuple[np.ndarray, tuple]:
+def _forward(
+    plan: FusedPlan, n_exits: int, x: torch.Tensor, params, ops: np.ndarray | None = None
+) -> tuple[np.ndarray, tuple]:
     """Logits (E, B, C) as numpy and what :func:`_backward` needs (see :func:`block_params`
-    for the order of ``params``)."""
+    for the order of ``params``). ``ops``: T trajectories' fixed operators (T, L, N, 2, 2) for a
+    noisy plan (the exits then read the mean probabilities); None: noiseless."""
     u3s, cu3s = params[:n_exits], params[n_exits : 2 * n_exits]
     weight = params[2 * n_exits].detach().numpy()
     gains = np.stack([p.detach().numpy() for p in params[2 * n_exits + 1 : 3 * n_exits + 1]])
@@ -115,15 +131,29 @@ def _forward(plan: FusedPlan, n_exits: int, x: torch.Tensor, params) -> tuple[np
     u3 = np.concatenate([p.detach().numpy() for p in u3s]).astype(np.float64)
     cu3 = np.concatenate([p.detach().numpy() for p in cu3s]).astype(np.float64)
     n_layers, (batch, dim) = u3.shape[0], psi0.shape
-    ops = plan.no_ops[:n_layers]
-    planar = state_kernels.step_matrices(u3, cu3, ops, plan.tables, plan.steps, psi0[:0, 0])
-    store = np.empty((len(plan.steps), n_layers + 1, 2, dim, batch), dtype)
+    ops = plan.no_ops[None, :n_layers] if ops is None else ops
+    # one buffer for every trajectory's states (separate ones made the allocator hand fresh
+    # pages back and forth, see CompiledLayerCircuit)
+    store = np.empty((len(ops), len(plan.steps), n_layers + 1, 2, dim, batch), dtype)
     k, by_walsh = plan.layers_per_block, plan.masks is not None
     # the Walsh path reads the states' (D, E, B) order; the matmuls take (E, B, D) rows
     probs = np.empty((dim, n_exits, batch) if by_walsh else (n_exits, batch, dim), dtype)
-    state_kernels.forward(
-        psi0, planar, plan.steps, plan.n_qubits, n_layers, k, store, probs, by_walsh
-    )
+    one = probs if len(ops) == 1 else np.empty_like(probs)  # a lone run writes the exits
+    planars = []
+    for t, op in enumerate(ops):
+        planars.append(
+            state_kernels.step_matrices(u3, cu3, op, plan.tables, plan.steps, psi0[:0, 0])
+        )
+        state_kernels.forward(
+            psi0, planars[t], plan.steps, plan.n_qubits, n_layers, k, store[t], one, by_walsh
+        )
+        if len(ops) > 1:
+            if t == 0:
+                probs[...] = one
+            else:
+                probs += one
+    if len(ops) > 1:
+        probs /= len(ops)
     if not by_walsh:  # P S, the product the README's runs computed
         feats = (probs.reshape(-1, dim) @ plan.signs).reshape(n_exits, batch, -1)
     else:
@@ -132,19 +162,19 @@ def _forward(plan: FusedPlan, n_exits: int, x: torch.Tensor, params) -> tuple[np
         feats = np.ascontiguousarray(feats_t.reshape(-1, n_exits, batch).transpose(1, 2, 0))
     z = feats * gains[:, None, :]
     logits = z @ weight + biases[:, None, :]
-    return logits, (u3, cu3, ops, planar, store, feats, z, weight, gains)
+    return logits, (u3, cu3, ops, planars, store, feats, z, weight, gains)
 
 
 def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> list[torch.Tensor]:
     """Gradients of every parameter (order of :func:`block_params`) given dL/dlogits ``g``."""
-    u3, cu3, ops, planar, store, feats, z, weight, gains = saved
+    u3, cu3, ops, planars, store, feats, z, weight, gains = saved
     n_features, n_classes = weight.shape
     grad_bias = g.sum(1)
     grad_weight = z.reshape(-1, n_features).T @ g.reshape(-1, n_classes)
     dz = g @ weight.T
     grad_gain = np.einsum("ebf,ebf->ef", dz, feats)
     grad_feats = (dz * gains[:, None, :]).reshape(-1, n_features)  # (E B, F)
-    dim, batch = store.shape[3], store.shape[4]
+    dim, batch = store.shape[4], store.shape[5]
     by_walsh = plan.masks is not None
     if not by_walsh:  # (dz g) S^T as the README's runs computed it: (E, B, D)
         grad_probs = (grad_feats @ plan.signs.T).reshape(n_exits, batch, dim)
@@ -153,25 +183,28 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
         grad_probs[plan.masks] = grad_feats.T
         state_kernels.walsh(grad_probs)
         grad_probs = grad_probs.reshape(dim, n_exits, batch)
+    if len(ops) > 1:  # every trajectory's share of the mean
+        grad_probs = grad_probs / np.asarray(len(ops), grad_probs.dtype)
     grad_u3, grad_cu3 = np.zeros_like(u3), np.zeros_like(cu3)
     no_psi0 = np.empty((0, 0), store.dtype)  # the pixels take no gradient
-    state_kernels.backward(
-        grad_probs,
-        store,
-        planar,
-        plan.steps,
-        plan.tables,
-        u3,
-        cu3,
-        ops,
-        plan.n_qubits,
-        plan.layers_per_block,
-        no_psi0,
-        grad_u3,
-        grad_cu3,
-        by_walsh,
-        False,
-    )
+    for op, planar, states in zip(ops, planars, store, strict=True):
+        state_kernels.backward(  # adds each trajectory's angle gradients
+            grad_probs,
+            states,
+            planar,
+            plan.steps,
+            plan.tables,
+            u3,
+            cu3,
+            op,
+            plan.n_qubits,
+            plan.layers_per_block,
+            no_psi0,
+            grad_u3,
+            grad_cu3,
+            by_walsh,
+            False,
+        )
     k, dtype = plan.layers_per_block, weight.dtype
     return [
         *(
@@ -186,19 +219,19 @@ def _backward(plan: FusedPlan, n_exits: int, saved: tuple, g: np.ndarray) -> lis
 
 
 class FusedExitLogits(torch.autograd.Function):
-    """``(x (B, m), *params) -> logits (E, B, C)`` of the first E blocks (``params`` in the
-    order of :func:`block_params`). No gradient for ``x``."""
+    """``(x (B, m), ops, *params) -> logits (E, B, C)`` of the first E blocks (``params`` in the
+    order of :func:`block_params`; ``ops`` as in :func:`_forward`). No gradient for ``x``."""
 
     @staticmethod
-    def forward(ctx, x, plan: FusedPlan, n_exits: int, *params):
-        logits, ctx.saved = _forward(plan, n_exits, x, params)
+    def forward(ctx, x, plan: FusedPlan, n_exits: int, ops, *params):
+        logits, ctx.saved = _forward(plan, n_exits, x, params, ops)
         ctx.plan, ctx.n_exits = plan, n_exits
         return torch.from_numpy(logits)
 
     @staticmethod
     def backward(ctx, grad_logits):
         g = grad_logits.detach().contiguous().numpy()
-        return None, None, None, *_backward(ctx.plan, ctx.n_exits, ctx.saved, g)
+        return None, None, None, None, *_backward(ctx.plan, ctx.n_exits, ctx.saved, g)
 
 
 def block_params(blocks) -> list[torch.nn.Parameter]:
@@ -214,19 +247,20 @@ def block_params(blocks) -> list[torch.nn.Parameter]:
     ]
 
 
-def exit_logits(plan: FusedPlan, blocks, x: torch.Tensor) -> torch.Tensor:
+def exit_logits(plan: FusedPlan, blocks, x: torch.Tensor, ops=None) -> torch.Tensor:
     """Logits (E, B, C) of ``blocks`` (the first E :class:`~dqfl.quantum.dqnn.DQNNBlock`\\ s,
-    shared readouts, block 0 holding the class map) on the pixels ``x``, as an autograd node."""
-    return FusedExitLogits.apply(x, plan, len(blocks), *block_params(blocks))
+    shared readouts, block 0 holding the class map) on the pixels ``x``, as an autograd node
+    (``ops``: trajectories' operators for a noisy plan, see :func:`_forward`)."""
+    return FusedExitLogits.apply(x, plan, len(blocks), ops, *block_params(blocks))
 
 
-def logits_and_vjp(plan: FusedPlan, blocks, x: torch.Tensor):
+def logits_and_vjp(plan: FusedPlan, blocks, x: torch.Tensor, ops=None):
     """The same logits without autograd, and the function that takes dL/dlogits (numpy) to
     ``[(parameter, gradient)]``: a training step that knows its loss's gradient in closed form
     skips the autograd engine (its graph, per-parameter accumulation and bookkeeping cost
     ~0.4-0.7 ms per step at n = 8, more than a third of the simulation)."""
     params = block_params(blocks)
-    logits, saved = _forward(plan, len(blocks), x, params)
+    logits, saved = _forward(plan, len(blocks), x, params, ops)
 
     def vjp(grad_logits: np.ndarray) -> list[tuple[torch.nn.Parameter, torch.Tensor]]:
         return list(zip(params, _backward(plan, len(blocks), saved, grad_logits), strict=True))

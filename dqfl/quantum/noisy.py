@@ -9,6 +9,8 @@ exit, before readout error and shots.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from dqfl.quantum import adjoint, density, gates, trajectories
@@ -96,13 +98,32 @@ def trajectory_exits(
     u3, cu3 = u3[: depth * k], cu3[: depth * k]
     engine = adjoint.resolve_engine("auto", psi0.device)
     plan, kinds = adjoint.noisy_plan(circuit, adjoint.segment_width(circuit.n_qubits, engine))
-    one, two = noise.gate_channels(False), noise.gate_channels(True)
-    channels = {"encoding": one, "1q": one, "2q": two}
-    ops = trajectories.slot_operators(channels, kinds, n_trajectories, u3.shape[0], generator)
+    ops = trajectory_operators(noise, kinds, n_trajectories, u3.shape[0], generator)
     if engine == "compiled":  # every trajectory in one node
         return list(adjoint.CompiledLayerCircuit.apply(psi0, u3, cu3, circuit, plan, ops).unbind(0))
     runs = [adjoint.run_plan(psi0, u3, cu3, circuit, plan, op, engine) for op in ops]
     return list(torch.stack(runs).mean(0).unbind(0))
+
+
+def trajectory_operators(
+    noise: NoiseModel,
+    kinds: tuple[str, ...],
+    n_trajectories: int,
+    n_layers: int,
+    generator: torch.Generator | None,
+):
+    """Each trajectory's fixed operators (T, L, N, 2, 2) for the noise slots ``kinds`` of
+    :func:`adjoint.noisy_plan`: one draw per slot from the channels ``noise`` puts after a
+    gate (:func:`trajectories.slot_operators`); the shared-draws estimator's only randomness."""
+    tables = _sampling_tables(noise)
+    return trajectories.slot_operators(tables, kinds, n_trajectories, n_layers, generator)
+
+
+@functools.lru_cache(maxsize=16)
+def _sampling_tables(noise: NoiseModel) -> trajectories.SamplingTables:
+    """The draws' tables of the channels ``noise`` puts after a gate (one, two wires)."""
+    one, two = noise.gate_channels(False), noise.gate_channels(True)
+    return trajectories.sampling_tables({"encoding": one, "1q": one, "2q": two})
 
 
 def per_row_trajectory_exits(
