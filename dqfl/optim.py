@@ -39,15 +39,20 @@ class FlatAdam:
         self.params, self.lr, self.betas, self.eps, self.t = list(params), lr, betas, eps, 0
         with torch.no_grad():
             self.flat = torch.cat([p.detach().reshape(-1) for p in self.params])
-        offset = 0
+        offset, self._offsets = 0, {}
         for p in self.params:
             p.data = self.flat[offset : offset + p.numel()].view_as(p)
+            self._offsets[id(p)] = offset
             offset += p.numel()
         self.m, self.v = torch.zeros_like(self.flat), torch.zeros_like(self.flat)
 
     @staticmethod
     def supports(params: Sequence[torch.Tensor]) -> bool:
         return len({(p.dtype, p.device) for p in params}) == 1
+
+    def offset(self, p: torch.Tensor) -> int | None:
+        """Where parameter ``p`` starts in :attr:`flat` (None: not one of this optimiser's)."""
+        return self._offsets.get(id(p))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.params:

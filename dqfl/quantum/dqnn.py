@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from dqfl.errors import DqflError
+from dqfl.optim import FlatAdam
 from dqfl.quantum import encoding as enc
 from dqfl.quantum import fused as fused_path
 from dqfl.quantum import statevector as sv
@@ -266,6 +267,18 @@ class DQNN(nn.Module):
         blocks = list(self.blocks)[: self._check_depth(depth)]
         x = x.to(self.blocks[0].u3.dtype)
         return fused_path.logits_and_vjp(self._fused, blocks, x, self._fused_ops(len(blocks)))
+
+    def train_epochs(self, x, y, perms, batch_size, opt, weights, distill, prox_mu, prox_pairs):
+        """Every epoch of :func:`dqfl.training.train_local` (``len(weights)`` blocks trained by
+        the :class:`~dqfl.optim.FlatAdam` ``opt``) in one compiled call where the fused path
+        applies (:func:`dqfl.quantum.fused.train_epochs`): (last epoch's summed loss, correct
+        counts per exit), else None."""
+        if not self._fused_applies(x) or not isinstance(opt, FlatAdam):
+            return None
+        blocks = list(self.blocks)[: self._check_depth(len(weights))]
+        return fused_path.train_epochs(
+            self._fused, blocks, x, y, perms, batch_size, opt, weights, distill, prox_mu, prox_pairs
+        )
 
     # ------------------------------------------------------------------ reporting
     def parameter_counts(self) -> dict[str, list[int] | int]:

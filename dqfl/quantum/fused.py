@@ -46,7 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dqfl.optim import FlatAdam
 from dqfl.quantum import _state_kernels as state_kernels
+from dqfl.quantum import _train_kernels as train_kernels
 from dqfl.quantum.adjoint import compiled_plan, noisy_plan, plan_layer, segment_width
 from dqfl.quantum.circuit import Circuit
 from dqfl.quantum.readout import observable_signs
@@ -266,3 +268,76 @@ def logits_and_vjp(plan: FusedPlan, blocks, x: torch.Tensor, ops=None):
         return list(zip(params, _backward(plan, len(blocks), saved, grad_logits), strict=True))
 
     return logits, vjp
+
+
+def train_epochs(
+    plan: FusedPlan,
+    blocks,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    perms: torch.Tensor,
+    batch_size: int,
+    opt: FlatAdam,
+    weights: torch.Tensor,
+    distill: float,
+    prox_mu: float,
+    prox_pairs,
+) -> tuple[float, np.ndarray] | None:
+    """Every epoch of :func:`dqfl.training.train_local` on ``blocks`` (the first d) in one
+    compiled call (:mod:`dqfl.quantum._train_kernels`), updating ``opt``'s buffers as its steps
+    would; returns (the last epoch's summed loss, its correct counts per exit), or None for a
+    noisy plan or when ``opt`` does not hold exactly these blocks' parameters."""
+    if plan.kinds:  # trajectories draw operators from the model's generator every step
+        return None
+    params = block_params(blocks)
+    offsets = [opt.offset(p) for p in params]
+    flat = opt.flat.numpy()
+    if None in offsets or len(params) != len(opt.params) or flat.dtype != plan.signs.dtype:
+        return None
+    depth = len(blocks)
+    table = np.asarray(
+        [offsets[e::depth][:2] + offsets[2 * depth + 1 + e :: depth][:2] for e in range(depth)],
+        np.int64,
+    )
+    pixels = x.detach().reshape(len(x), -1).numpy().astype(flat.dtype, copy=False)
+    rows = amplitude_rows(pixels, 2**plan.n_qubits)
+    gflat, pmask = np.zeros_like(flat), np.zeros(len(flat), np.bool_)
+    for p, g in prox_pairs:
+        at = opt.offset(p)
+        gflat[at : at + p.numel()] = g.detach().reshape(-1).numpy()
+        pmask[at : at + p.numel()] = True
+    k = plan.layers_per_block
+    no_masks = np.zeros(0, np.int64)
+    loss, correct = train_kernels.train_epochs(  # every array C-contiguous: one compiled version
+        rows,
+        np.ascontiguousarray(y.numpy(), np.int64),
+        np.ascontiguousarray(perms.numpy(), np.int64),
+        int(batch_size),
+        flat,
+        opt.m.numpy(),
+        opt.v.numpy(),
+        int(opt.t),
+        float(opt.lr),
+        float(opt.betas[0]),
+        float(opt.betas[1]),
+        float(opt.eps),
+        table,
+        int(offsets[2 * depth]),
+        int(params[-1].numel()),
+        k,
+        int(blocks[0].cu3.shape[1]),
+        plan.steps,
+        plan.tables,
+        plan.no_ops[: depth * k],
+        np.ascontiguousarray(plan.signs),
+        np.ascontiguousarray(plan.signs.T),
+        no_masks if plan.masks is None else plan.masks.astype(np.int64),
+        plan.masks is not None,
+        weights.numpy().astype(flat.dtype),
+        float(distill),
+        float(prox_mu),
+        gflat,
+        pmask,
+    )
+    opt.t += perms.shape[0] * -(-len(x) // batch_size)
+    return float(loss), correct
