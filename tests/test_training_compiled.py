@@ -120,3 +120,19 @@ def test_compiled_path_is_deterministic_by_seed():
         states.append(model.state_dict())
     for k in states[0]:
         assert torch.equal(states[0][k], states[1][k]), k
+
+
+def test_trajectory_noise_takes_the_per_step_path(calls):
+    """Trajectories draw their operators from the model's generator every step: not compiled."""
+    from dqfl.quantum.noise import NoiseModel
+
+    x, y = _data(12, 64, n_classes=5)
+    noise = NoiseModel(depolarizing=0.01)
+    model_kw = dict(
+        n_qubits=6, n_layers=2, n_classes=5, noise=noise, noise_method="trajectories",
+        n_trajectories=2, dtype=torch.float64, seed=0,
+    )  # fmt: skip
+    assert DQNN(**model_kw)._fused.kinds  # the fused node runs it, per step
+    runs = _both(model_kw, x, y, epochs=1)
+    assert calls == [False]
+    _assert_same(runs, atol=0, rtol=0)
