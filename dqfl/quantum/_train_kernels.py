@@ -64,37 +64,40 @@ def _scalar(x, probe):
 
 
 @njit(fastmath=True, cache=True, inline="always")
-def _log_softmax(z, out, scale):
-    """``out[r] = log_softmax(z[r] * scale)`` over the last axis of (R, C) arrays."""
+def _softmax(z, scale, logp, p):
+    """``logp[r] = log_softmax(z[r] * scale)`` and ``p[r] = softmax(z[r] * scale)`` over the
+    last axis of (R, C) arrays (one exponential per entry)."""
     for r in range(z.shape[0]):
         mx = z[r, 0] * scale
         for c in range(z.shape[1]):
             mx = max(mx, z[r, c] * scale)
         s = z[r, 0] - z[r, 0]
         for c in range(z.shape[1]):
-            out[r, c] = z[r, c] * scale - mx
-            s += np.exp(out[r, c])
-        ls = np.log(s)
+            logp[r, c] = z[r, c] * scale - mx
+            p[r, c] = np.exp(logp[r, c])
+            s += p[r, c]
+        ls, inv = np.log(s), 1 / s
         for c in range(z.shape[1]):
-            out[r, c] -= ls
+            logp[r, c] -= ls
+            p[r, c] *= inv
 
 
 @njit(fastmath=True, cache=True, inline="always")
-def _loss_and_grad(logits, y, weights, distill, grad, logp, scaled, correct):
+def _loss_and_grad(logits, y, weights, distill, grad, logp, scaled, p_t, correct):
     """Loss of (d, B, C) logits and ``grad`` = dL/dlogits (training.exit_loss_and_grad's
-    maths); adds each exit's correct top-1 counts to ``correct``."""
+    maths); adds each exit's correct top-1 counts to ``correct``. ``logp``, ``scaled`` and
+    ``p_t`` are scratch like ``logits``."""
     depth, batch, n_classes = logits.shape
     one = _scalar(1, logits)
     loss = 0.0
     for e in range(depth):
-        _log_softmax(logits[e], logp[e], one)
+        _softmax(logits[e], one, logp[e], grad[e])  # grad[e] = p(z_e) for now
         ce = 0.0
         we = _scalar(weights[e] / batch, logits)
         for b in range(batch):
             ce += logp[e, b, y[b]]
             best = 0
             for c in range(n_classes):
-                grad[e, b, c] = np.exp(logp[e, b, c])
                 if logits[e, b, c] > logits[e, b, best]:
                     best = c
             grad[e, b, y[b]] -= 1
@@ -106,16 +109,16 @@ def _loss_and_grad(logits, y, weights, distill, grad, logp, scaled, correct):
         t = TEMPERATURE
         inv_t = _scalar(1 / t, logits)
         for e in range(depth):
-            _log_softmax(logits[e], scaled[e], inv_t)
-        teacher = scaled[depth - 1]
+            _softmax(logits[e], inv_t, scaled[e], p_t[e])  # log p(z_e / T), p(z_e / T)
+        teacher, p_teacher = scaled[depth - 1], p_t[depth - 1]
         for e in range(depth - 1):
             kl = 0.0
             f = _scalar(distill * t / batch * weights[e], logits)
             for b in range(batch):
                 for c in range(n_classes):
-                    pt = np.exp(teacher[b, c])
+                    pt = p_teacher[b, c]
                     kl += pt * (teacher[b, c] - scaled[e, b, c])
-                    grad[e, b, c] += (np.exp(scaled[e, b, c]) - pt) * f
+                    grad[e, b, c] += (p_t[e, b, c] - pt) * f
             loss += distill * t * t * weights[e] * (kl / batch)
     return loss
 
@@ -223,15 +226,9 @@ def train_epochs(
                     for c in range(n_classes):
                         logits[e, b, c] += bias[c]
             g = np.empty_like(logits)
+            scratch = np.empty((3,) + logits.shape, logits.dtype)
             loss = _loss_and_grad(
-                logits,
-                yb[:batch],
-                weights,
-                distill,
-                g,
-                np.empty_like(logits),
-                np.empty_like(logits),
-                correct,
+                logits, yb[:batch], weights, distill, g, scratch[0], scratch[1], scratch[2], correct
             )
             # readout backward into the flat gradient
             g2 = g.reshape(rows_eb, n_classes)
