@@ -21,7 +21,7 @@ from dqfl.federation.common import emit as _emit
 from dqfl.federation.common import point_event
 from dqfl.federation.flower_dispatch import linear_dispatch
 from dqfl.federation.methods import method
-from dqfl.federation.results import reusable_summary
+from dqfl.federation.results import SUMMARY, reusable_summary
 
 Progress = Callable[[dict[str, Any]], None]
 Point = tuple[RunConfig, Path]
@@ -80,6 +80,52 @@ def backend_config(points: Sequence[Point]) -> dict[str, Any]:
             "object_store_memory": 256 * 1024**2,
         },
     }
+
+
+def pending_federated(points: Sequence[Point]) -> list[Point]:
+    """The points that will need Flower's engine: federated and without a ``summary.json``
+    (a cheap look; :func:`run_points` decides for real after validation)."""
+    return [
+        (cfg, Path(out))
+        for cfg, out in points
+        if method(cfg.federation.method).federated and not (Path(out) / SUMMARY).exists()
+    ]
+
+
+def start_engine(points: Sequence[Point]) -> None:
+    """Start Ray now, exactly as Flower's simulation engine would (its init arguments and the
+    runtime environment ``RayBackend.init_ray`` gives), so that it comes up while the caller does
+    other work; Flower then finds it running, uses it and shuts it down as usual. Must run on the
+    main thread (Ray's driver does not come up from another thread). :func:`stop_engine` undoes
+    it for a caller that fails before the engine runs."""
+    import sys
+
+    _engine_env()
+    import ray
+
+    if ray.is_initialized():
+        return
+    init_args = dict(backend_config(points)["init_args"])
+    pythonpath = os.pathsep.join(sys.path)
+    if os.environ.get("PYTHONPATH"):
+        pythonpath = f"{pythonpath}{os.pathsep}{os.environ['PYTHONPATH']}"
+    os.environ["PYTHONPATH"] = pythonpath
+    ray.init(runtime_env={"env_vars": {"PYTHONPATH": pythonpath}}, **init_args)
+
+
+def stop_engine() -> None:
+    """Shut down a Ray that :func:`start_engine` started (no-op otherwise)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
+def _engine_env() -> None:
+    """Environment Flower's engine and Ray must see before they start: quiet, no telemetry."""
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
 
 def _gpus_wanted(points: Sequence[Point]) -> int:
@@ -176,8 +222,7 @@ def _quiet_flower() -> Callable[[], None]:
     logger.setLevel(logging.ERROR)
     injected = _InjectedFaults()
     logger.addFilter(injected)
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+    _engine_env()
     catcher = warnings.catch_warnings()
     catcher.__enter__()
     warnings.simplefilter("ignore", DeprecationWarning)
