@@ -39,11 +39,11 @@ def run(
 
     from dqfl import interrupt
     from dqfl.cli.apps import run_points
+    from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter
-    from dqfl.cli.startup import check_and_start
 
     interrupt.set_on_interrupt(interrupt.keep_finished([out_dir]))
-    reused = check_and_start([(cfg, out_dir)]) > 0
+    reused = check_points([(cfg, out_dir)]) > 0
     printer = ProgressPrinter()
     printer.console.print(
         f"dqfl run: method={cfg.federation.method} strategy={cfg.federation.strategy} "

@@ -46,12 +46,12 @@ def sweep(
 
     from dqfl import interrupt
     from dqfl.cli.apps import run_points
+    from dqfl.cli.preflight import check_points
     from dqfl.cli.progress import ProgressPrinter
-    from dqfl.cli.startup import check_and_start
 
     targets = [(cfg, out / cfg.run_name()) for cfg in points]
     interrupt.set_on_interrupt(interrupt.keep_finished([p for _, p in targets], root=out))
-    done = check_and_start(targets, label_points=True)
+    done = check_points(targets, label_points=True)
     printer = ProgressPrinter(total_points=len(targets))
     printer.console.print(f"dqfl sweep: {len(targets)} points ({done} finished earlier) → {out}")
     with printer:
