@@ -147,7 +147,7 @@ def check_model(cfg: RunConfig) -> None:
 
 def warm_up_kernels(cfg: RunConfig, model) -> None:
     """Compile the simulator's state passes here, once, before Flower's actors start (each
-    would otherwise compile them itself on a fresh install, ~15 s apiece)."""
+    would otherwise compile them itself on a fresh install, about a minute and a half apiece)."""
     from dqfl.quantum import adjoint
     from dqfl.quantum.dqnn import DQNN
 
