@@ -20,7 +20,11 @@ def flower_apps() -> Apps:
     from dqfl.federation.harness import Apps
     from server.server_app import make_server_app
 
-    return Apps(client_app=client_app, make_server_app=make_server_app)
+    return Apps(
+        client_app=client_app,
+        make_server_app=make_server_app,
+        preload=("clients.client_app", "dqfl.federation.worker_start"),
+    )
 
 
 def run_points(

@@ -33,6 +33,9 @@ class Apps:
 
     client_app: Any  # flwr.clientapp.ClientApp
     make_server_app: Callable[..., Any]  # (points, progress, sink) -> flwr.serverapp.ServerApp
+    #: Modules Ray's worker processes import as they start, before any actor is placed on them
+    #: (see :func:`start_engine`): the ClientApp's module and what its first message needs.
+    preload: tuple[str, ...] = ()
 
 
 # Vehicles per round and core from which "auto" puts two actors on each core (see cpus_per_actor).
@@ -82,16 +85,33 @@ def backend_config(points: Sequence[Point]) -> dict[str, Any]:
     }
 
 
-def start_engine(points: Sequence[Point]) -> None:
+#: Ray's setting (read from the environment when Ray starts) for modules its Python workers
+#: import before they accept work.
+PRELOAD_VARIABLE = "RAY_preload_python_modules"
+#: Ray limits an actor's OpenMP/BLAS threads to its CPUs only once the actor is placed on a
+#: worker, too late for libraries a preload already started: without it, each vehicle actor
+#: kept a second thread spinning beside its kernels (rounds 4-5x slower on 2 cores). With a
+#: preload the limit goes into the workers' environment from the start (a user's own value wins).
+THREADS_VARIABLE = "OMP_NUM_THREADS"
+
+
+def start_engine(points: Sequence[Point], preload: Sequence[str] = ()) -> None:
     """Start Ray with the init arguments Flower's simulation engine would use; Flower then finds
     it running, uses it and shuts it down as usual (``RayBackend.init_ray`` starts Ray only if it
     is not running).
 
-    The one difference from Flower's own start: the driver's ``sys.path`` reaches the workers as
-    the inherited ``PYTHONPATH`` variable instead of a job runtime environment. With a runtime
-    environment Ray cannot hand an actor one of the workers it starts ahead of time (those have
-    none), so each vehicle actor waited for a fresh worker process (two actors on 2 cores: ready
-    1.5 s after asking, against 0.1 s on a started worker; `make run` about 1 s shorter)."""
+    Two differences from Flower's own start, both for the seconds before the first round:
+
+    * the driver's ``sys.path`` reaches the workers as the inherited ``PYTHONPATH`` variable
+      instead of a job runtime environment. With a runtime environment Ray cannot hand an actor
+      one of the workers it starts ahead of time (those have none), so each vehicle actor waited
+      for a fresh worker process (two actors on 2 cores: ready 1.5 s after asking, against 0.1 s
+      on a started worker; `make run` about 1 s shorter);
+    * the workers Ray starts ahead of time import ``preload`` (torch, Flower, the ClientApp)
+      while Ray and the driver are still starting, instead of when the first vehicle's message
+      arrives (Ray's ``preload_python_modules`` setting, given as an environment variable for
+      this start only).
+    """
     import sys
 
     _engine_env()
@@ -101,7 +121,20 @@ def start_engine(points: Sequence[Point]) -> None:
         return
     paths = [*sys.path, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
     os.environ["PYTHONPATH"] = os.pathsep.join(paths)
-    ray.init(**backend_config(points)["init_args"])
+    config = backend_config(points)
+    workers = {PRELOAD_VARIABLE: ",".join(preload)} if preload else {}
+    if preload and THREADS_VARIABLE not in os.environ:
+        workers[THREADS_VARIABLE] = str(max(1, int(config["client_resources"]["num_cpus"])))
+    before = {name: os.environ.get(name) for name in workers}
+    os.environ.update(workers)  # Ray's services and workers inherit the driver's environment
+    try:
+        ray.init(**config["init_args"])
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _stop_engine() -> None:
@@ -188,7 +221,7 @@ def simulate(
     n_nodes = max(cfg.data.n_vehicles for cfg, _ in points)
     quiet = _quiet_flower()
     try:
-        start_engine(points)
+        start_engine(points, apps.preload)
         with linear_dispatch():  # Flower's own extractor is O(nodes x messages) per sweep
             run_simulation(
                 server_app=server_app,
