@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from queue import Queue
+from queue import Empty, Queue
 from uuid import uuid4
 
 import pytest
@@ -102,11 +102,13 @@ def test_sweeps_match_flower(per_node, expired):
     assert len(ours_state.message_ins_store) == len(ref_state.message_ins_store)
 
 
-def test_linear_dispatch_swaps_and_restores_flowers_extractor():
-    original = vce_api.add_messages_to_queue
+def test_linear_dispatch_swaps_and_restores_flowers_extractor_and_worker():
+    original, worker = vce_api.add_messages_to_queue, vce_api.worker
     with linear_dispatch():
         assert vce_api.add_messages_to_queue is not original
+        assert vce_api.worker is not worker
     assert vce_api.add_messages_to_queue is original
+    assert vce_api.worker is worker
 
 
 def test_sweeps_pause_while_nothing_new_is_stored(monkeypatch):
@@ -195,3 +197,36 @@ def test_reply_gate_leaves_other_grids_alone():
     grid = Remote()
     assert not gate_reply_pulls(grid)
     assert grid.pull_messages.__func__ is Remote.pull_messages
+
+
+def test_worker_waits_are_capped_and_still_deliver():
+    """cap_waits shortens only the timeout of a blocking get: a worker's get(timeout=1.0) on an
+    empty queue gives up after the cap, and a message put in meanwhile is still handed out."""
+    import dqfl.federation.flower_dispatch as fd
+
+    asked = []
+    queue = Queue()
+    real_get = queue.get
+    queue.get = lambda block=True, timeout=None: asked.append(timeout) or real_get(block, timeout)
+    fd.cap_waits(queue, limit=0.01)
+    with pytest.raises(Empty):
+        queue.get(timeout=1.0)
+    assert asked == [0.01]
+    queue.put("message")
+    assert queue.get(timeout=1.0) == "message"
+    queue.put("later")
+    assert queue.get() == "later"  # no timeout: still waits as asked
+    assert asked[1:] == [0.01, None]
+    fd.cap_waits(queue, limit=0.01)  # a second cap (every worker caps the shared queues)
+    queue.put("again")
+    assert queue.get(timeout=1.0) == "again"
+    assert asked[3:] == [0.01]  # one capped call, not a chain of wrappers
+
+
+def test_sweep_pause_grows_with_the_store():
+    import dqfl.federation.flower_dispatch as fd
+
+    assert fd.sweep_pause(0) == fd.SWEEP_INTERVAL_S
+    assert fd.sweep_pause(1_000) == pytest.approx(0.01)
+    assert fd.sweep_pause(5_000) == pytest.approx(0.05)
+    assert fd.sweep_pause(100_000) == fd.MAX_SWEEP_INTERVAL_S

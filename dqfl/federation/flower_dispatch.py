@@ -20,7 +20,9 @@ restores Flower's own afterwards. It applies only where its assumptions hold (th
 state with the attributes used here); any other state object gets Flower's original loop. A
 sweep is skipped while the store is unchanged since a sweep that found nothing to hand out:
 nothing can have become deliverable (a round pushes all its messages at once, so at 10,000
-vehicles this saves walking 10,000 stored messages ten times a second for the whole round).
+vehicles this saves walking 10,000 stored messages at every sweep for the whole round). Flower's
+workers and its reply thread wait on their queues at most 0.05 s at a time (:func:`cap_waits`),
+so the engine stops within 0.05 s of the run's end instead of up to 1 s.
 
 On the server's side, Flower's grid asks the link state for every outstanding reply each
 ``pull_interval``, and each ask validates all of them: O(outstanding) per poll.
@@ -49,6 +51,7 @@ SWEEP_INTERVAL_S = 0.01
 MAX_SWEEP_INTERVAL_S = 0.1  # Flower's own pause
 SWEEP_SECONDS_PER_MESSAGE = 1e-5  # pause per stored message: walks stay a small share of a core
 PULL_INTERVAL_S = 0.01
+WORKER_WAIT_S = 0.05  # the longest a worker of Flower's waits on the instruction queue (see below)
 PULL_FRACTION = 0.25  # a poll is let through once this share of the outstanding replies waits
 MAX_PULL_GAP_S = 5.0  # ... or once this long has passed since the last one (a safety net)
 
@@ -126,20 +129,57 @@ def _add_messages_to_queue(
     return add_messages_to_queue
 
 
+def cap_waits(queue: Queue, limit: float = WORKER_WAIT_S) -> None:
+    """Cap the timeout of every blocking ``get`` on ``queue`` at ``limit`` seconds.
+
+    Flower's workers take instructions from one queue, and its reply thread takes replies from
+    another, with ``get(timeout=1.0)``; they look at the engine's stop event only between waits,
+    so a finished run waited up to a second for them before Ray was shut down (0.9 s of every
+    ``make run``). Capped, an idle thread wakes 20 times a second (no measurable cost) and sees
+    the stop event within ``limit``. A timeout only ends a wait for which nothing arrived: every
+    message is handed on as before.
+    """
+    get = queue.get
+    if getattr(get, "capped", False):  # every worker caps the shared queues: once is enough
+        return
+
+    def capped_get(block: bool = True, timeout: float | None = None) -> Any:
+        if block and timeout is not None:
+            timeout = min(timeout, limit)
+        return get(block, timeout)
+
+    capped_get.capped = True  # type: ignore[attr-defined]
+    queue.get = capped_get  # type: ignore[method-assign]
+
+
+def _worker(original: Callable[..., None]) -> Callable[..., None]:
+    def worker(messageins_queue: Queue, messageres_queue: Queue, *args: Any) -> None:
+        cap_waits(messageins_queue)
+        cap_waits(messageres_queue)
+        original(messageins_queue, messageres_queue, *args)
+
+    return worker
+
+
 @contextlib.contextmanager
 def linear_dispatch() -> Iterator[None]:
-    """Run Flower's simulation engine with :func:`dispatch_sweep` as its message extractor."""
+    """Run Flower's simulation engine with :func:`dispatch_sweep` as its message extractor and
+    its queue waits capped (:func:`cap_waits`)."""
     from flwr.server.superlink.fleet.vce import vce_api
 
-    original = getattr(vce_api, "add_messages_to_queue", None)
-    if original is None:  # another Flower layout: keep its own dispatcher
+    originals = {
+        name: getattr(vce_api, name, None) for name in ("add_messages_to_queue", "worker")
+    }
+    if None in originals.values():  # another Flower layout: keep its own loops
         yield
         return
-    vce_api.add_messages_to_queue = _add_messages_to_queue(original)
+    vce_api.add_messages_to_queue = _add_messages_to_queue(originals["add_messages_to_queue"])
+    vce_api.worker = _worker(originals["worker"])
     try:
         yield
     finally:
-        vce_api.add_messages_to_queue = original
+        for name, original in originals.items():
+            setattr(vce_api, name, original)
 
 
 class _ReplyGate:
