@@ -167,9 +167,7 @@ def linear_dispatch() -> Iterator[None]:
     its queue waits capped (:func:`cap_waits`)."""
     from flwr.server.superlink.fleet.vce import vce_api
 
-    originals = {
-        name: getattr(vce_api, name, None) for name in ("add_messages_to_queue", "worker")
-    }
+    originals = {name: getattr(vce_api, name, None) for name in ("add_messages_to_queue", "worker")}
     if None in originals.values():  # another Flower layout: keep its own loops
         yield
         return
