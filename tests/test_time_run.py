@@ -1,10 +1,12 @@
-"""experiments/time_run.py runs (a tiny centralised run, no Ray) and refuses a non-checkout."""
+"""experiments/time_run.py and run_timeline.py run on tiny configs; refusals are clean."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "time_run.py"
 TINY = [
@@ -32,3 +34,32 @@ def test_time_run_refuses_a_folder_that_is_not_a_checkout(tmp_path):
     done = _time_run("--checkout", str(tmp_path))
     assert (done.returncode, "Traceback" in done.stderr) == (1, False)
     assert "is not a dqfl checkout" in done.stderr
+
+
+TIMELINE = SCRIPT.parent / "run_timeline.py"
+FEDERATED = [a for a in TINY if a != "federation.method=centralized"][:-1]
+
+
+@pytest.mark.slow
+def test_run_timeline_splits_a_federated_run_into_phases_that_add_up(tmp_path, monkeypatch):
+    monkeypatch.setenv("DQFL_CACHE_DIR", str(tmp_path / "cache"))
+    args = [*FEDERATED, "--set", "federation.rounds=2"]
+    done = subprocess.run(
+        [sys.executable, str(TIMELINE), "--", *args], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    total = float(lines[0].rsplit(": ", 1)[1].split()[0])
+    rows = [line.rsplit(None, 2) for line in lines[1:] if not line.startswith("  (")]
+    phases = {name.strip(): float(seconds) for name, seconds, _ in rows}
+    assert {"imports", "checks", "ray start", "rounds 2..2", "engine stop", "exit"} <= set(phases)
+    assert sum(phases.values()) == pytest.approx(total, abs=0.05 * len(phases))
+
+
+def test_run_timeline_refuses_a_run_without_the_engine(tmp_path, monkeypatch):
+    monkeypatch.setenv("DQFL_CACHE_DIR", str(tmp_path / "cache"))
+    done = subprocess.run(
+        [sys.executable, str(TIMELINE), "--", *TINY], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "did not reach the engine" in done.stderr and "Traceback" not in done.stderr
