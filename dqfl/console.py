@@ -42,7 +42,7 @@ def leave(code: object) -> None:
     main_thread = threading.main_thread()
     if any(t is not main_thread and t.is_alive() and not t.daemon for t in threading.enumerate()):
         return
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # CPython's own runner of the registered handlers, as at exit
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

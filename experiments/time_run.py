@@ -10,7 +10,7 @@ CPU-seconds during each run (from /proc/stat, so other load counts too) and each
 top-1, which must agree between checkouts with the same numerics.
 
     python experiments/time_run.py                       # this checkout, 3 runs
-    git worktree add ../dqfl-before ed3e19b              # the code when issue 11 was filed
+    git worktree add ../dqfl-before ed3e19b              # before issue 11's simulator work
     python experiments/time_run.py --checkout ../dqfl-before --checkout . --reps 3
 
 Extra arguments after ``--`` go to `dqfl run` (e.g. ``-- --set federation.rounds=5``).
