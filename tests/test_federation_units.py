@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -325,3 +326,32 @@ def test_auto_cpus_per_actor_doubles_actors_only_for_many_vehicles(monkeypatch, 
     assert backend_config([(many, tmp_path)])["client_resources"]["num_cpus"] == 0.5
     with pytest.raises(DqflError, match="num_cpus_per_client must be >= 0"):
         load_config(None, ["federation.num_cpus_per_client=-1"])
+
+
+def test_engine_start_hands_the_preload_and_thread_limit_to_ray_for_its_start_only(
+    monkeypatch, tmp_path
+) -> None:
+    """start_engine puts the workers' preload list and the actors' thread limit into the
+    environment Ray's processes inherit, only while ray.init runs; a user's own limit wins."""
+    import ray
+
+    from dqfl.federation import harness
+
+    seen: list[dict[str, str | None]] = []
+    names = (harness.PRELOAD_VARIABLE, harness.THREADS_VARIABLE)
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **_: seen.append({n: os.getenv(n) for n in names}))
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    points = [(load_config(None, []), tmp_path)]
+    harness.start_engine(points, ("clients.client_app", "dqfl.federation.worker_start"))
+    assert seen[-1] == {
+        harness.PRELOAD_VARIABLE: "clients.client_app,dqfl.federation.worker_start",
+        harness.THREADS_VARIABLE: "1",
+    }
+    assert all(name not in os.environ for name in names)  # restored after the start
+    monkeypatch.setenv(harness.THREADS_VARIABLE, "3")
+    harness.start_engine(points, ("clients.client_app",))
+    assert seen[-1][harness.THREADS_VARIABLE] == "3" and os.environ[harness.THREADS_VARIABLE] == "3"
+    harness.start_engine(points)  # no preload: the environment is left as it was
+    assert seen[-1] == {harness.PRELOAD_VARIABLE: None, harness.THREADS_VARIABLE: "3"}
