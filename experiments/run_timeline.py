@@ -31,9 +31,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def wrap(module: str, attr: str, name: str, mark: Callable[[str], None]) -> None:
+    """Replace ``module.attr`` by a version that marks ``name start`` and ``name end``; a layout
+    without it (another Flower or dqfl version) ends the run with one line."""
+    try:
+        owner = importlib.import_module(module)
+        *path, last = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        inner = getattr(owner, last)
+    except (ImportError, AttributeError) as exc:
+        sys.exit(f"error: cannot time {module}.{attr} (installed versions lack it: {exc})")
+
+    @functools.wraps(inner)
+    def timed(*a, **k):
+        mark(f"{name} start")
+        try:
+            return inner(*a, **k)
+        finally:
+            mark(f"{name} end")
+
+    setattr(owner, last, timed)
 
 
 def _child(marks_file: str, args: list[str]) -> None:
@@ -46,30 +70,13 @@ def _child(marks_file: str, args: list[str]) -> None:
     def mark(name: str) -> None:
         marks.append((time.time() - t0, name))
 
-    def wrap(module: str, attr: str, name: str) -> None:
-        owner = importlib.import_module(module)
-        *path, last = attr.split(".")
-        for part in path:
-            owner = getattr(owner, part)
-        inner = getattr(owner, last)
-
-        @functools.wraps(inner)
-        def timed(*a, **k):
-            mark(f"{name} start")
-            try:
-                return inner(*a, **k)
-            finally:
-                mark(f"{name} end")
-
-        setattr(owner, last, timed)
-
     atexit.register(lambda: Path(marks_file).write_text(json.dumps(marks)))
     from dqfl import cli  # noqa: F401  (the command tree: the end of "imports")
 
     mark("cli")
-    wrap("dqfl.cli.preflight", "check_points", "checks")
-    wrap("dqfl.federation.harness", "start_engine", "ray")
-    wrap("flwr.server.superlink.fleet.vce.backend.raybackend", "RayBackend.terminate", "stop")
+    wrap("dqfl.cli.preflight", "check_points", "checks", mark)
+    wrap("dqfl.federation.harness", "start_engine", "ray", mark)
+    wrap("flwr.server.superlink.fleet.vce.backend.raybackend", "RayBackend.terminate", "stop", mark)
     from dqfl.cli import progress
 
     printer_call = progress.ProgressPrinter.__call__
@@ -130,6 +137,9 @@ def main() -> None:
         )
         total = time.time() - start
         if done.returncode:
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            if last.startswith("error: cannot time "):
+                sys.exit(last)
             sys.exit(f"error: dqfl run failed:\n{done.stderr[-2000:]}")
         marks = [(float(t), str(n)) for t, n in json.loads(marks_file.read_text())]
     phases = _phases(marks, total)

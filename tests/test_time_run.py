@@ -63,3 +63,30 @@ def test_run_timeline_refuses_a_run_without_the_engine(tmp_path, monkeypatch):
     )
     assert done.returncode == 1
     assert "did not reach the engine" in done.stderr and "Traceback" not in done.stderr
+
+
+def _timeline_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_timeline", TIMELINE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_run_timeline_marks_a_wrapped_call_and_refuses_a_missing_one_in_one_line():
+    import types
+
+    timeline = _timeline_module()
+    marks: list[str] = []
+    owner = types.ModuleType("dqfl_timeline_probe")
+    owner.Engine = type("Engine", (), {"stop": lambda self: marks.append("inside") or 7})
+    sys.modules[owner.__name__] = owner
+    try:
+        timeline.wrap(owner.__name__, "Engine.stop", "stop", marks.append)
+        assert owner.Engine().stop() == 7 and marks == ["stop start", "inside", "stop end"]
+        with pytest.raises(SystemExit) as refused:
+            timeline.wrap(owner.__name__, "Engine.terminate", "stop", marks.append)
+    finally:
+        del sys.modules[owner.__name__]
+    assert str(refused.value).startswith("error: cannot time dqfl_timeline_probe.Engine.terminate")
