@@ -1,5 +1,6 @@
 """The simulator benchmark runs in its quick mode, so it cannot rot (numbers are not asserted)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,8 +41,9 @@ def test_bench_gpu_says_it_needs_a_gpu_on_a_cpu_only_machine():
 
 
 @pytest.mark.slow
-def test_bench_gpu_dry_run_on_the_cpu_prints_its_table():
-    """No GPU here: --device cpu runs the script's own code paths so it cannot rot unseen."""
+def test_bench_gpu_dry_run_on_the_cpu_prints_its_tables(tmp_path):
+    """No GPU here: --device cpu runs the script's own code paths so it cannot rot unseen; the
+    end-to-end row with the centralised baseline (the form for a GPU machine without Ray)."""
     out = subprocess.run(
         [
             sys.executable,
@@ -54,11 +56,19 @@ def test_bench_gpu_dry_run_on_the_cpu_prints_its_table():
             "8",
             "--reps",
             "1",
-            "--no-federation",
+            "--method",
+            "centralized",
+            "--rounds",
+            "1",
         ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=600,
         check=True,
+        env={**os.environ, "DQFL_CACHE_DIR": str(tmp_path / "cache")},
     ).stdout
     assert "| 4 | 8 |" in out and "PennyLane lightning.gpu" in out
+    end_to_end = out.split("federation.method=centralized, 1 rounds")[-1]
+    runs = [line.split("|") for line in end_to_end.splitlines() if line.startswith("| cpu |")]
+    assert len(runs) == 2 and all(float(r[2]) > 0 for r in runs)
+    assert runs[0][3] == runs[1][3] and len(runs[0][3].split(",")) == 4  # same seed, 4 exits

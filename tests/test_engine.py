@@ -5,7 +5,11 @@ schedule, and the library's import boundary."""
 from __future__ import annotations
 
 import ast
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -319,3 +323,44 @@ def test_library_never_imports_the_flower_apps() -> None:
                 if n.split(".")[0] in ("clients", "server")
             ]
     assert offenders == []
+
+
+BLOCK_ENGINE = """
+import sys
+class _NoEngine:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("flwr", "ray", "clients", "server"):
+            raise ImportError("not importable in this test: " + name)
+sys.meta_path.insert(0, _NoEngine())
+"""
+
+
+def test_the_centralised_baseline_runs_where_flower_and_ray_cannot_be_imported(tmp_path) -> None:
+    """The baseline trains without Flower's engine, so `dqfl run` of it must not import the
+    engine or the apps (a GPU machine without Ray can run it; layers stay one-way)."""
+    (tmp_path / "sitecustomize.py").write_text(BLOCK_ENGINE)
+    out = tmp_path / "run"
+    sets = [
+        "data.n_vehicles=2", "data.samples_per_vehicle=24", "data.test_per_class=2",
+        "data.image_size=8", "model.n_qubits=6", "model.n_layers=2", "federation.rounds=1",
+        "federation.local_epochs=1", "federation.method=centralized",
+    ]  # fmt: skip
+    args = ["run", "--out", str(out), *(a for kv in sets for a in ("--set", kv))]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
+        DQFL_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "dqfl", *args], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"] == "centralized" and len(summary["top1"]) == 2
+    # the blocker works: the same run of a federated method fails on the engine's import
+    fed = [a.replace("federation.method=centralized", "federation.method=dqfl") for a in args]
+    fed[2] = str(tmp_path / "fed")
+    refused = subprocess.run(
+        [sys.executable, "-m", "dqfl", *fed], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert refused.returncode != 0 and "not importable in this test" in refused.stderr

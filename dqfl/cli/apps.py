@@ -31,7 +31,12 @@ def run_points(
     points: Sequence[tuple[RunConfig, Path]],
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every point whose ``summary.json`` is missing (see :func:`.harness.run_points`)."""
-    from dqfl.federation.harness import run_points as _run_points
+    """Run every point whose ``summary.json`` is missing (see :func:`.harness.run_points`).
 
-    return _run_points(points, progress, flower_apps())
+    The Flower apps are imported only when a point federates: the centralised baseline trains
+    without Flower's engine, so it needs neither Flower nor Ray to be importable."""
+    from dqfl.federation.harness import run_points as _run_points
+    from dqfl.federation.methods import method
+
+    federated = any(method(cfg.federation.method).federated for cfg, _ in points)
+    return _run_points(points, progress, flower_apps() if federated else None)
