@@ -298,3 +298,27 @@ def test_noisy_model_with_shots_runs_and_is_reproducible():
     y2 = DQNN(4, 2, 3, noise=noise, noise_seed=7)(x)
     torch.testing.assert_close(y1, y2)
     assert torch.isfinite(y1).all()
+
+
+def test_the_memory_check_sizes_the_states_the_model_simulates():
+    """preflight's estimate follows the model's own choice: noisy states only for gate noise
+    (readout error alone keeps the state vector), density matrices up to DENSITY_MAX_QUBITS."""
+    from dqfl.cli.preflight import model_training_bytes
+    from dqfl.config import RunConfig, apply_overrides
+    from dqfl.quantum.config import DENSITY_MAX_QUBITS
+
+    def estimate(*sets: str) -> float:
+        return model_training_bytes(apply_overrides(RunConfig(), list(sets)))
+
+    clean = estimate()
+    assert estimate("model.readout_error=0.05") == clean
+    assert not DQNN(8, 2, 3, noise=NoiseModel(readout_error=0.05)).noise.has_gate_noise
+    noisy = ["model.depolarizing=0.01", "model.n_trajectories=8"]
+    assert DQNN(8, 2, 3, noise=NoiseModel(depolarizing=0.01)).noise_method == "trajectories"
+    assert estimate(*noisy) == pytest.approx(8 * clean, rel=0.01)  # 8 trajectories, n = 8
+    small = f"model.n_qubits={DENSITY_MAX_QUBITS}"
+    assert DQNN(DENSITY_MAX_QUBITS, 2, 3, noise=NoiseModel(depolarizing=0.01)).noise_method == (
+        "density"
+    )
+    ratio = estimate(small, *noisy) / estimate(small)
+    assert ratio == pytest.approx(2**DENSITY_MAX_QUBITS, rel=0.05)  # 4**n vs 2**n amplitudes

@@ -103,14 +103,13 @@ def check_sizes(cfg: RunConfig) -> None:
 
 def model_training_bytes(cfg: RunConfig) -> float:
     """Parameters plus the states kept for one batch's backward pass through every layer."""
+    from dqfl.quantum.config import resolve_noise_method
+
     m = cfg.model
-    noisy = any(
-        v > 0 for v in (m.depolarizing, m.amplitude_damping, m.phase_damping, m.t1, m.readout_error)
-    )
     dim = 2**m.n_qubits
     state = 2 * dim  # [Re|Im]
-    if noisy and m.backend == "torch":
-        density = m.noise_method == "density" or (m.noise_method == "auto" and m.n_qubits <= 6)
+    if m.has_gate_noise and m.backend == "torch":  # readout error alone keeps the state vector
+        density = resolve_noise_method(m.noise_method, m.n_qubits) == "density"
         state = 2 * dim * dim if density else 2 * dim * m.n_trajectories
     # the adjoint path keeps every step's input for the backward pass (3-qubit ranges on the
     # CPU: about n / 2 steps per layer); autograd paths keep about three tensors per layer

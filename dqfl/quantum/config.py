@@ -19,6 +19,9 @@ ENTANGLERS = ("ring", "chain")
 NOISE_METHODS = ("auto", "density", "trajectories")
 TORCH_DEVICES = ("cpu", "cuda", "auto")  # and "cuda:N" for one GPU of several
 _TORCH_DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
+#: ``noise_method = "auto"`` simulates density matrices up to this many qubits and trajectories
+#: above: a density matrix holds 4**n amplitudes per sample, a trajectory 2**n.
+DENSITY_MAX_QUBITS = 6
 
 
 @dataclass
@@ -106,6 +109,15 @@ class ModelConfig:
         return any(
             v > 0 for v in (self.depolarizing, self.amplitude_damping, self.phase_damping, self.t1)
         )
+
+
+def resolve_noise_method(method: str, n_qubits: int) -> str:
+    """The noisy simulator ``model.noise_method`` picks at ``n_qubits`` (``density`` or
+    ``trajectories``; ``auto`` by :data:`DENSITY_MAX_QUBITS`). The model and the run's memory
+    check both ask here, so they cannot disagree."""
+    if method == "auto":
+        return "density" if n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
+    return method
 
 
 def resolve_torch_device(name: str) -> str:

@@ -26,12 +26,10 @@ from dqfl.quantum import encoding as enc
 from dqfl.quantum import fused as fused_path
 from dqfl.quantum import statevector as sv
 from dqfl.quantum.circuit import Circuit, build_circuit
-from dqfl.quantum.config import ModelConfig
+from dqfl.quantum.config import ModelConfig, resolve_noise_method
 from dqfl.quantum.fused import FusedPlan
 from dqfl.quantum.noise import NoiseModel
 from dqfl.quantum.readout import SharedReadout, make_readout, stacked_shared_logits
-
-DENSITY_MAX_QUBITS = 6
 
 
 class DQNNBlock(nn.Module):
@@ -130,9 +128,7 @@ class DQNN(nn.Module):
         self.readout_kind, self.observables = readout, observables
         self.simulator = simulator
         self.noise = noise or NoiseModel()
-        if noise_method == "auto":
-            noise_method = "density" if n_qubits <= DENSITY_MAX_QUBITS else "trajectories"
-        self.noise_method = noise_method
+        self.noise_method = resolve_noise_method(noise_method, n_qubits)
         self.n_trajectories = n_trajectories
         self.noise_generator = torch.Generator().manual_seed(noise_seed)
         gen = torch.Generator().manual_seed(seed)
