@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -c "from dqfl.quantum.adjoint import warm_up; warm_up()"  # compile the simulator once
+	$(BIN)/python -c "from dqfl.quantum.kernels import warm_up; warm_up()"  # compile the simulator once
 	@touch $(STAMP)
 
 run: $(STAMP)

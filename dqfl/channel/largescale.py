@@ -21,7 +21,7 @@ import numpy as np
 
 from dqfl.channel import pathloss as pl
 from dqfl.channel.config import ChannelConfig
-from dqfl.channel.mobility import Snapshot
+from dqfl.channel.snapshot import Mobility, Snapshot
 
 STREAM_SHADOWING = 3
 STREAM_LOS = 4
@@ -65,7 +65,7 @@ def segment_hits_boxes(a: np.ndarray, b: np.ndarray, boxes: np.ndarray) -> np.nd
 class LargeScale:
     """Path loss, condition and shadowing per round for a mobility model's vehicles."""
 
-    def __init__(self, cfg: ChannelConfig, mobility, n_vehicles: int, seed: int) -> None:
+    def __init__(self, cfg: ChannelConfig, mobility: Mobility, n_vehicles: int, seed: int) -> None:
         self.cfg = cfg
         self.mobility = mobility
         self.n = int(n_vehicles)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dqfl.channel.config import ChannelConfig
+from dqfl.channel.snapshot import Mobility, Snapshot
 
 STREAM_MOBILITY = 1  # rng stream id for the initial placement
 
@@ -72,16 +73,6 @@ def stationary_distances(cfg: ChannelConfig, n_points: int = 256) -> tuple[np.nd
     return d, w
 
 
-# --- the mobility interface the uplink uses ------------------------------------------------
-@dataclass(frozen=True)
-class Snapshot:
-    """Where every vehicle is at one round (arrays of shape (n_vehicles,) or (n_vehicles, 2))."""
-
-    xy_m: np.ndarray  # position in the scenario's plane (m)
-    speed_mps: np.ndarray
-    on_road: np.ndarray  # bool: False = not in the network this round (cannot upload)
-
-
 class RoadMobility:
     """The built-in straight road: x along it, y across (lane centre lines), RSU at y < 0."""
 
@@ -110,7 +101,9 @@ class RoadMobility:
         ]
 
 
-def make_mobility(cfg: ChannelConfig, n_vehicles: int, seed: int, rounds: int | None = None):
+def make_mobility(
+    cfg: ChannelConfig, n_vehicles: int, seed: int, rounds: int | None = None
+) -> Mobility:
     """The configured mobility model; SUMO trajectories are precomputed for ``rounds`` rounds."""
     if cfg.mobility == "road":
         return RoadMobility(cfg, n_vehicles, seed)

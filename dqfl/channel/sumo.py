@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from dqfl.channel.config import SCENARIOS, ChannelConfig
-from dqfl.channel.mobility import Snapshot
+from dqfl.channel.snapshot import Snapshot
 from dqfl.errors import DqflError
 
 MISSING = (

@@ -158,7 +158,9 @@ def warm_up_kernels(cfg: RunConfig, model) -> None:
         return
     if cfg.model.torch_device not in ("cpu", "auto"):
         return
-    seconds = adjoint.warm_up(model.blocks[0].u3.dtype)
+    from dqfl.quantum.kernels import warm_up
+
+    seconds = warm_up(model.blocks[0].u3.dtype)
     if seconds > COMPILE_NOTICE_S:  # loading them from numba's cache takes a few seconds at most
         from rich.console import Console
 

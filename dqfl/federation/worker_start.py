@@ -11,6 +11,6 @@ from __future__ import annotations
 import torch
 
 from dqfl.federation import vehicle  # noqa: F401  (imported for its imports)
-from dqfl.quantum.adjoint import warm_up
+from dqfl.quantum.kernels import warm_up
 
 warm_up(torch.float32)

@@ -495,30 +495,3 @@ def run_plan(
     engine = resolve_engine(engine, psi0.device)
     fn = CompiledLayerCircuit if engine == "compiled" else LayerCircuit
     return fn.apply(psi0, u3, cu3, circuit, plan, ops)
-
-
-def warm_up(dtype: torch.dtype = torch.float32) -> float:
-    """Compile the state passes and the whole-epoch training kernel for ``dtype`` now; returns
-    the seconds it took. numba keeps compiled code on disk, so this costs ~1.5 min once per
-    install and a few seconds after; run in the driver before Flower starts, it spares every
-    vehicle actor its own compile."""
-    import time
-
-    from dqfl.quantum.circuit import build_circuit
-
-    start = time.perf_counter()
-    circuit = build_circuit(3, 1, 1, "amplitude", False, "ring")
-    shapes = circuit.block_shapes()
-    psi0 = torch.full((1, 8), 8**-0.5, dtype=dtype)
-    u3 = torch.zeros(shapes["u3"], dtype=dtype, requires_grad=True)
-    cu3 = torch.zeros(shapes["cu3"], dtype=dtype, requires_grad=True)
-    torch.stack(adjoint_exits(psi0, u3, cu3, circuit, "compiled")).sum().backward()
-    # the vehicles' whole-epoch training kernel (dqfl.quantum._train_kernels) on a tiny model:
-    # its argument types do not depend on the model's size
-    from dqfl.quantum.dqnn import DQNN
-    from dqfl.training import train_local
-
-    model = DQNN(3, 2, 2, dtype=dtype)
-    x, y = torch.rand(3, 8, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 0])
-    train_local(model, x, y, epochs=1, batch_size=2, lr=0.01, seed=0, distill=0.1)
-    return time.perf_counter() - start
