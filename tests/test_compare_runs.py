@@ -92,7 +92,7 @@ def test_bad_inputs_are_one_line_and_exit_2(tmp_path, args, message):
     assert done.stderr.startswith("error: ") and message in done.stderr, done.stderr
 
 
-def _report(folder: Path, top1: str, significant: list[str]) -> Path:
+def _report(folder: Path, top1: str, significant: list[tuple[int, str]]) -> Path:
     report = folder / "report"
     report.mkdir(parents=True)
     _table(report / "runs.csv", [("dqfl", "fedavg", 0, 0, "0.5", top1)])
